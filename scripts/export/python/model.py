@@ -1,0 +1,102 @@
+"""The classifier: a MobileNet backbone with the original Keras project's head, and the exportable
+wrapper that takes raw 0..255 luminance and does the backbone's normalisation inside the graph."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision import models
+
+ARCHITECTURES = ("mobilenet_v3_small", "mobilenet_v3_large", "mobilenet_v2")
+
+# How each backbone's ImageNet weights expect their input (see ../shared/pretrained/README.md).
+# (scale, offset) per RGB channel: x_normalised = x_0_255 * scale + offset.
+_MINUS_ONE_TO_ONE = ([1 / 127.5] * 3, [-1.0] * 3)
+_IMAGENET = (
+    [1 / (255 * s) for s in (0.229, 0.224, 0.225)],
+    [-m / s for m, s in zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))],
+)
+NORMALISATION = {
+    "mobilenet_v3_small": _MINUS_ONE_TO_ONE,
+    "mobilenet_v3_large": _MINUS_ONE_TO_ONE,
+    "mobilenet_v2": _IMAGENET,
+}
+
+
+def build_backbone(arch: str) -> tuple[nn.Module, int]:
+    """Returns torchvision's full model (so pretrained state dicts load strictly) and its feature width."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    net = getattr(models, arch)(weights=None)
+    channels = {"mobilenet_v3_small": 576, "mobilenet_v3_large": 960, "mobilenet_v2": 1280}[arch]
+    return net, channels
+
+
+def load_pretrained(net: nn.Module, arch: str, path: str) -> str:
+    """Loads ImageNet weights strictly; raises ValueError naming the mismatch when they do not fit."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not a PyTorch state dict")
+    result = net.load_state_dict(state, strict=False)
+    expected = net.state_dict()
+    wrong_shape = [k for k, v in state.items() if k in expected and expected[k].shape != v.shape]
+    if result.missing_keys or wrong_shape or not any(k.startswith("features.") for k in state):
+        missing = ", ".join(result.missing_keys[:3]) or "none"
+        raise ValueError(
+            f"{path} does not fit {arch}: {len(result.missing_keys)} missing keys (e.g. {missing}), "
+            f"{len(result.unexpected_keys)} unexpected, {len(wrong_shape)} with the wrong shape"
+        )
+    return path
+
+
+class Head(nn.Module):
+    """Global max pooling -> Dense(256, ReLU) -> BatchNorm -> Dropout(0.45) -> Dense(classes)."""
+
+    def __init__(self, channels: int, classes: int):
+        super().__init__()
+        self.dense = nn.Linear(channels, 256)
+        self.norm = nn.BatchNorm1d(256)
+        self.dropout = nn.Dropout(0.45)
+        self.out = nn.Linear(256, classes)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        pooled = torch.amax(features, dim=(2, 3))
+        return self.out(self.dropout(self.norm(torch.relu(self.dense(pooled)))))
+
+
+class Classifier(nn.Module):
+    """Input [N, 1, S, S] luminance 0..255. Returns (logits, features)."""
+
+    def __init__(self, arch: str, classes: int):
+        super().__init__()
+        self.arch = arch
+        net, channels = build_backbone(arch)
+        self.imagenet = net  # kept whole for strict pretrained loading; only .features is used
+        self.head = Head(channels, classes)
+        scale, offset = NORMALISATION[arch]
+        self.register_buffer("scale", torch.tensor(scale).view(1, 3, 1, 1))
+        self.register_buffer("offset", torch.tensor(offset).view(1, 3, 1, 1))
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.imagenet.features
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = image.expand(-1, 3, -1, -1) * self.scale + self.offset
+        features = self.backbone(x)
+        return self.head(features), features
+
+
+class Exportable(nn.Module):
+    """What goes into model.onnx: calibrated probabilities, raw logits and the last feature maps."""
+
+    def __init__(self, model: Classifier, temperature: float):
+        super().__init__()
+        self.model = model
+        self.register_buffer("inverse_temperature", torch.tensor(1.0 / temperature))
+
+    def forward(self, image: torch.Tensor):
+        logits, features = self.model(image)
+        probabilities = torch.softmax(logits * self.inverse_temperature, dim=1)
+        return probabilities, logits, features

@@ -1,0 +1,36 @@
+/**
+ * RFC 9457 problem details. Every error the API returns is one of these codes; clients switch on
+ * `code`, which never changes meaning.
+ */
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export const PROBLEMS = {
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  empty_body: { status: 400, title: 'Empty body' },
+  invalid_image: { status: 400, title: 'Invalid image' },
+  unsupported_image: { status: 422, title: 'Unsupported image' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  image_too_large: { status: 413, title: 'Image too large' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  model_unavailable: { status: 503, title: 'Model unavailable' },
+  internal_error: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+/** Builds the problem+json response for `code`. */
+export function problemResponse(code: ProblemCode, detail: string, headers: Record<string, string> = {}): Response {
+  const { status, title } = PROBLEMS[code];
+  const body = { type: `urn:cxr-edge:problem:${code}`, title, status, detail, code };
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/problem+json', ...headers },
+  });
+}
+
+/** An HTTPException carrying a problem+json response, for `throw` inside handlers. */
+export function problem(code: ProblemCode, detail: string, headers?: Record<string, string>): HTTPException {
+  return new HTTPException(PROBLEMS[code].status, { res: problemResponse(code, detail, headers), message: detail });
+}

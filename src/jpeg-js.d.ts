@@ -1,0 +1,15 @@
+// jpeg-js ships no types for its decoder entry; importing it alone keeps the encoder out of the bundle.
+declare module 'jpeg-js/lib/decoder.js' {
+  interface DecodeOptions {
+    useTArray?: boolean;
+    formatAsRGBA?: boolean;
+    colorTransform?: boolean;
+    tolerantDecoding?: boolean;
+    maxResolutionInMP?: number;
+    maxMemoryUsageInMB?: number;
+  }
+  export default function decode(
+    data: Uint8Array | ArrayBuffer,
+    options?: DecodeOptions,
+  ): { width: number; height: number; data: Uint8Array };
+}

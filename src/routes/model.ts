@@ -1,0 +1,41 @@
+import { Hono } from 'hono';
+import type { Env } from '../env';
+import { problem } from '../http/problem';
+import type { Classifier } from '../inference/classifier';
+import { getClassifier } from '../inference/model';
+
+/** The loaded classifier, or a 503 model_unavailable problem (the next request retries the load). */
+export async function requireClassifier(): Promise<Classifier> {
+  try {
+    return await getClassifier();
+  } catch (error) {
+    throw problem('model_unavailable', `The model could not be loaded: ${error instanceof Error ? error.message : 'unknown error'}`, {
+      'retry-after': '5',
+    });
+  }
+}
+
+/** `GET /v1/model`: the model card, straight from the model's metadata. */
+export const model = new Hono<{ Bindings: Env }>().get('/', async (c) => {
+  const { info } = await requireClassifier();
+  return c.json({
+    name: info.name,
+    version: info.version,
+    sha256: info.sha256,
+    classes: info.classes,
+    input: { name: 'image', shape: [1, 1, info.inputSize, info.inputSize], preprocessing: info.preprocessing },
+    calibration: { method: 'temperature scaling', temperature: info.temperature },
+    metrics: info.metrics,
+    training: info.training,
+    intendedUse: info.intendedUse,
+    limitations: info.limitations,
+  });
+});
+
+/** `GET /healthz` (the isolate answers) and `GET /readyz` (the model is loaded and usable). */
+export const health = new Hono<{ Bindings: Env }>()
+  .get('/healthz', (c) => c.json({ status: 'ok' }))
+  .get('/readyz', async (c) => {
+    const { info } = await requireClassifier();
+    return c.json({ status: 'ready', model: { name: info.name, version: info.version } });
+  });

@@ -1,0 +1,131 @@
+/**
+ * End to end: `npm run export` on a tiny generated data set (one epoch, CPU), then the exported file
+ * is checked against the contract the Worker relies on.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ortNode from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { preprocessJpeg } from '../../src/preprocess';
+import { ensurePythonEnv } from '../../scripts/export/python-env';
+import { loadNodeClassifier } from '../../scripts/export/verify';
+import { encodeJpeg, syntheticXray, writeSyntheticDataset } from '../helpers/synthetic';
+import { seededRandom } from '../../scripts/export/split';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const CLASSES = ['Bacterial Pneumonia', 'COVID', 'Normal'];
+
+function runExport(args: string[]) {
+  const result = spawnSync('npx', ['tsx', join(ROOT, 'scripts/export/cli.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+  return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
+}
+
+describe('npm run export', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cxr-export-'));
+  const out = join(dir, 'out', 'model.onnx');
+  let run: { status: number | null; output: string };
+  let data: { root: string; manifest: string };
+
+  beforeAll(() => {
+    data = writeSyntheticDataset(join(dir, 'data'), CLASSES, 16);
+    // One unreadable file: skipped and counted, not fatal.
+    writeFileSync(join(data.root, 'COVID', 'broken.jpg'), 'not a jpeg');
+    writeFileSync(data.manifest, readFileSync(data.manifest, 'utf8') + 'COVID/broken.jpg,COVID,u-broken\n');
+    run = runExport(['--data', data.root, '--manifest', data.manifest, '--epochs', '1', '--batch-size', '16',
+      '--device', 'cpu', '--out', out, '--work', join(dir, 'work'), '--quantize']);
+  });
+
+  it('trains, exports and verifies parity', () => {
+    expect(run.status, run.output).toBe(0);
+    expect(run.output).toMatch(/split \(images per class\):/);
+    expect(run.output).toMatch(/parity: onnxruntime \(Python\) vs PyTorch/);
+    expect(run.output).toMatch(/parity: onnxruntime-node through the Worker's Classifier/);
+  });
+
+  it('writes opset >= 17 with the image input, the three outputs, a dynamic batch and the metadata contract', () => {
+    const python = ensurePythonEnv(() => undefined);
+    const inspect = spawnSync(python, ['-c', `
+import json, sys, onnx
+m = onnx.load(sys.argv[1])
+dims = lambda v: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+print(json.dumps({
+  "opset": max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")),
+  "inputs": {i.name: dims(i) for i in m.graph.input},
+  "outputs": {o.name: dims(o) for o in m.graph.output},
+  "metadata": {p.key: p.value for p in m.metadata_props},
+}))`, out], { encoding: 'utf8' });
+    expect(inspect.status, inspect.stderr).toBe(0);
+    const model = JSON.parse(inspect.stdout);
+    expect(model.opset).toBeGreaterThanOrEqual(17);
+    expect(model.inputs).toEqual({ image: ['batch', 1, 256, 256] });
+    expect(Object.keys(model.outputs)).toEqual(['probabilities', 'logits', 'features']);
+    expect(model.outputs.probabilities).toEqual(['batch', 3]);
+    expect(model.outputs.logits).toEqual(['batch', 3]);
+    expect(model.outputs.features.length).toBe(4);
+    const meta = model.metadata;
+    expect(JSON.parse(meta.classes)).toEqual(CLASSES);
+    for (const key of ['model_name', 'model_version', 'input_size', 'preprocessing', 'temperature', 'metrics', 'training']) {
+      expect(meta[key], key).toBeTruthy();
+    }
+    expect(meta.input_size).toBe('256');
+    expect(meta.preprocessing).toBe('cxr-luma-stretch-tent-v1');
+    const metrics = JSON.parse(meta.metrics);
+    expect(Object.keys(metrics.per_class)).toEqual(CLASSES);
+    const training = JSON.parse(meta.training);
+    expect(training).toMatchObject({ architecture: 'mobilenet_v3_small', epochs: 1, seed: 42, device: 'cpu' });
+    expect(training.data).toMatchObject({ images: 49, decoded: 48, skipped: 1, group_by: 'unit' });
+  });
+
+  it('writes the model card, plots and an int8 variant next to the model', () => {
+    const card = JSON.parse(readFileSync(join(dir, 'out', 'model.card.json'), 'utf8'));
+    expect(card.parity.onnxruntime_python_max_abs_diff).toBeLessThan(1e-4);
+    expect(card.parity.onnxruntime_node_max_abs_diff).toBeLessThan(1e-4);
+    expect(card.metrics.ece_after_temperature).toBeTypeOf('number');
+    expect(card.metrics.confusion_matrix.counts.length).toBe(3);
+    expect(readFileSync(join(dir, 'out', 'model.card.md'), 'utf8')).toMatch(/not a medical device/);
+    for (const png of ['model.curves.png', 'model.confusion.png']) {
+      expect([...readFileSync(join(dir, 'out', png)).subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    }
+    expect(existsSync(join(dir, 'out', 'model.int8.onnx'))).toBe(true);
+    expect(card.quantized.size_bytes).toBeLessThan(card.size_bytes);
+  });
+
+  it("loads in the Worker's code and classifies a JPEG, also in a batch of two", async () => {
+    const classifier = await loadNodeClassifier(out);
+    expect(classifier.info.classes).toEqual(CLASSES);
+    const jpeg = encodeJpeg(200, 180, syntheticXray(200, 2, 3, seededRandom(1)));
+    const { probabilities } = await classifier.classify(preprocessJpeg(jpeg, 256, { maxPixels: 1e7 }).pixels);
+    expect(probabilities.length).toBe(3);
+    expect(Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5);
+
+    const session = await ortNode.InferenceSession.create(out);
+    const batch = new ortNode.Tensor('float32', new Float32Array(2 * 256 * 256).fill(100), [2, 1, 256, 256]);
+    const result = await session.run({ image: batch });
+    expect(result.probabilities.dims).toEqual([2, 3]);
+    expect(result.features.dims[0]).toBe(2);
+  });
+
+  it('refuses a pretrained file whose keys do not fit the architecture, clearly', () => {
+    const python = ensurePythonEnv(() => undefined);
+    const bad = join(dir, 'bad.pth');
+    spawnSync(python, ['-c', 'import sys, torch; torch.save({"fc.weight": torch.zeros(2, 2)}, sys.argv[1])', bad]);
+    const result = runExport(['--data', data.root, '--manifest', data.manifest, '--epochs', '1', '--device', 'cpu',
+      '--pretrained', bad, '--out', join(dir, 'bad', 'model.onnx'), '--work', join(dir, 'work')]);
+    expect(result.status).not.toBe(0);
+    expect(result.output).toMatch(/--pretrained .*bad\.pth does not fit mobilenet_v3_small/);
+  });
+
+  it('explains a missing data folder and an empty class folder', () => {
+    const missing = runExport(['--data', join(dir, 'nowhere')]);
+    expect(missing.status).toBe(2);
+    expect(missing.output).toMatch(/data folder not found/);
+    const empty = join(dir, 'empty');
+    for (const name of ['A', 'B']) mkdirSync(join(empty, name), { recursive: true });
+    writeFileSync(join(empty, 'A', 'x.jpg'), encodeJpeg(32, 32, () => 9));
+    const result = runExport(['--data', empty]);
+    expect(result.status).toBe(2);
+    expect(result.output).toMatch(/class folder "B" has no images/);
+  });
+});

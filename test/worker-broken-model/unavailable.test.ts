@@ -1,0 +1,24 @@
+import { SELF } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+
+// This project bundles test/fixtures/broken.onnx in place of model.onnx (see vitest.config.ts).
+describe('a model that cannot load', () => {
+  it('answers 503 model_unavailable on /readyz and /v1/classify, on every retry, while /healthz stays up', async () => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      for (const res of [
+        await SELF.fetch('http://cxr.test/readyz'),
+        await SELF.fetch('http://cxr.test/v1/classify', {
+          method: 'POST',
+          body: new Uint8Array([0xff, 0xd8, 0xff, 0xd9]),
+          headers: { 'content-type': 'image/jpeg' },
+        }),
+      ]) {
+        expect(res.status).toBe(503);
+        expect(res.headers.get('content-type')).toBe('application/problem+json');
+        expect(res.headers.get('retry-after')).toBe('5');
+        expect(await res.json()).toMatchObject({ code: 'model_unavailable', status: 503 });
+      }
+    }
+    expect((await SELF.fetch('http://cxr.test/healthz')).status).toBe(200);
+  });
+});

@@ -1,0 +1,39 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+// Local miniflare must not try to reach Cloudflare for the `request.cf` object: tests run offline.
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Real requests through the Worker inside workerd (SELF.fetch), with the shipped model.onnx.
+        plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
+        test: {
+          name: 'worker',
+          include: ['test/worker/**/*.test.ts'],
+          globalSetup: ['test/worker/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        // The same Worker with a model that cannot load: 503 model_unavailable.
+        plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
+        resolve: { alias: [{ find: /^.*\/model\.onnx$/, replacement: new URL('./test/fixtures/broken.onnx', import.meta.url).pathname }] },
+        test: { name: 'worker-broken-model', include: ['test/worker-broken-model/**/*.test.ts'], testTimeout: 60_000 },
+      },
+      {
+        // Pure TypeScript units and the export pipeline, in Node.
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+        },
+      },
+    ],
+  },
+});
