@@ -25,6 +25,10 @@ export default defineConfig({
         test: { name: 'worker-broken-model', include: ['test/worker-broken-model/**/*.test.ts'], testTimeout: 60_000 },
       },
       {
+        // The web page in headless Chromium against `wrangler dev`.
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 180_000 },
+      },
+      {
         // Pure TypeScript units and the export pipeline, in Node.
         test: {
           name: 'node',

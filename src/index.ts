@@ -7,20 +7,26 @@ import { HTTPException } from 'hono/http-exception';
 import type { Env } from './env';
 import { problemResponse } from './http/problem';
 import { classify } from './routes/classify';
+import { explain } from './routes/explain';
 import { health, model } from './routes/model';
+import { home } from './routes/page';
 
 const app = new Hono<{ Bindings: Env }>();
 
+app.route('/', home);
 app.route('/', health);
 app.route('/v1/model', model);
 app.route('/v1/classify', classify);
+app.route('/v1/explain', explain);
 
 // Known paths answer 405 (with Allow) rather than 404 for a wrong method.
 const ALLOWED: Record<string, string> = {
+  '/': 'GET, HEAD',
   '/healthz': 'GET, HEAD',
   '/readyz': 'GET, HEAD',
   '/v1/model': 'GET, HEAD',
   '/v1/classify': 'POST',
+  '/v1/explain': 'POST',
 };
 for (const [path, allow] of Object.entries(ALLOWED)) {
   app.all(path, (c) =>

@@ -13,3 +13,9 @@ declare module 'jpeg-js/lib/decoder.js' {
     options?: DecodeOptions,
   ): { width: number; height: number; data: Uint8Array };
 }
+declare module 'jpeg-js/lib/encoder.js' {
+  export default function encode(
+    image: { data: Uint8Array; width: number; height: number },
+    quality?: number,
+  ): { data: Uint8Array; width: number; height: number };
+}

@@ -8,3 +8,8 @@ declare module '*.onnx' {
   const bytes: ArrayBuffer;
   export default bytes;
 }
+// wrangler's Text rule (see wrangler.toml) turns the page into a string.
+declare module '*.html' {
+  const text: string;
+  export default text;
+}

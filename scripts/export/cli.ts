@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { PREPROCESSING_ID } from '../../src/preprocess';
 import { buildPixelCache } from './cache';
 import { DatasetError, loadDataset } from './dataset';
+import { gradCamReference } from './gradcam-reference';
 import { EXPORT_DIR, PythonError, ensurePythonEnv } from './python-env';
 import { groupSplit } from './split';
 import { PARITY_TOLERANCE, verifyAgainstPyTorch } from './verify';
@@ -37,11 +38,12 @@ function usage(): string {
   [--arch ${ARCHITECTURES.join('|')}] [--pretrained FILE] [--epochs N] [--batch-size N]
   [--device auto|cuda|cpu] [--seed 42] [--recipe original|adamw] [--split 80/10/10]
   [--out model.onnx] [--work .cache/export] [--quantize] [--resume] [--limit N]
-       npm run export -- --setup-python   (only create the pinned Python environment)`;
+       npm run export -- --setup-python   (only create the pinned Python environment)
+       npm run export -- --gradcam-reference [--model model.onnx] IMAGE.jpg ...   (PyTorch autograd Grad-CAM maps, JSON)`;
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     options: {
       data: { type: 'string' },
       manifest: { type: 'string' },
@@ -63,11 +65,21 @@ async function main(): Promise<number> {
       limit: { type: 'string' },
       help: { type: 'boolean', default: false },
       'setup-python': { type: 'boolean', default: false },
+      'gradcam-reference': { type: 'boolean', default: false },
+      model: { type: 'string', default: 'model.onnx' },
     },
+    allowPositionals: true,
     strict: true,
   });
   if (values['setup-python']) {
     console.log(`python: ${ensurePythonEnv((line) => console.log(line))}`);
+    return 0;
+  }
+  if (values['gradcam-reference']) {
+    // Reference maps by PyTorch autograd for the given JPEGs, as JSON on stdout.
+    const jpegs = positionals.map((file) => new Uint8Array(readFileSync(file)));
+    const maps = await gradCamReference(resolve(values.model!), jpegs);
+    console.log(JSON.stringify(maps.map((m, i) => ({ file: positionals[i], ...m }))));
     return 0;
   }
   if (values.help || !values.data) {

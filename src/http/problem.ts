@@ -12,9 +12,11 @@ export const PROBLEMS = {
   unsupported_image: { status: 422, title: 'Unsupported image' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   image_too_large: { status: 413, title: 'Image too large' },
+  invalid_parameter: { status: 400, title: 'Invalid parameter' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   model_unavailable: { status: 503, title: 'Model unavailable' },
+  explanation_unavailable: { status: 501, title: 'Explanation unavailable' },
   internal_error: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 

@@ -9,6 +9,8 @@ export interface Classification {
   /** Calibrated probabilities in the model's class order. */
   probabilities: Float32Array;
   logits: Float32Array;
+  /** The last feature maps, [channels, height, width], when asked for. */
+  features?: { data: Float32Array; channels: number; height: number; width: number };
 }
 
 type TensorConstructor = new (type: 'float32', data: Float32Array, dims: readonly number[]) => Tensor;
@@ -23,20 +25,32 @@ export class Classifier {
     readonly info: ModelInfo,
   ) {}
 
-  /** Classifies one image of `info.inputSize`² luminance values; concurrent calls queue. */
-  classify(pixels: Uint8Array): Promise<Classification> {
-    const run = this.tail.then(() => this.run(pixels));
+  /**
+   * Classifies one image of `info.inputSize`² luminance values; concurrent calls queue.
+   * @param withFeatures also return the last feature maps (for Grad-CAM)
+   */
+  classify(pixels: Uint8Array, withFeatures = false): Promise<Classification> {
+    const run = this.tail.then(() => this.run(pixels, withFeatures));
     this.tail = run.catch(() => undefined);
     return run;
   }
 
-  private async run(pixels: Uint8Array): Promise<Classification> {
+  private async run(pixels: Uint8Array, withFeatures: boolean): Promise<Classification> {
     const size = this.info.inputSize;
     if (pixels.length !== size * size) throw new Error(`expected ${size}x${size} pixels`);
     const input = new this.TensorClass('float32', Float32Array.from(pixels), [1, 1, size, size]);
-    const outputs = await this.session.run({ [MODEL_IO.input]: input }, [MODEL_IO.probabilities, MODEL_IO.logits]);
-    const probabilities = outputs[MODEL_IO.probabilities].data as Float32Array;
-    const logits = outputs[MODEL_IO.logits].data as Float32Array;
-    return { probabilities: Float32Array.from(probabilities), logits: Float32Array.from(logits) };
+    const fetches: string[] = [MODEL_IO.probabilities, MODEL_IO.logits];
+    if (withFeatures) fetches.push(MODEL_IO.features);
+    const outputs = await this.session.run({ [MODEL_IO.input]: input }, fetches);
+    const result: Classification = {
+      probabilities: Float32Array.from(outputs[MODEL_IO.probabilities].data as Float32Array),
+      logits: Float32Array.from(outputs[MODEL_IO.logits].data as Float32Array),
+    };
+    if (withFeatures) {
+      const features = outputs[MODEL_IO.features];
+      const [, channels, height, width] = features.dims;
+      result.features = { data: Float32Array.from(features.data as Float32Array), channels, height, width };
+    }
+    return result;
   }
 }

@@ -2,8 +2,9 @@
  * The registry of what the model knows (classes, input size, preprocessing, calibration, metrics),
  * read from the ONNX metadata written by scripts/export. Nothing here is hard-coded per model.
  */
+import type { HeadDescription } from '../explain/gradcam';
 import { PREPROCESSING_ID } from '../preprocess';
-import { readOnnxMetadata } from './onnx-metadata';
+import { readOnnxMetadata } from './onnx-proto';
 
 /** Names of the graph's input and outputs: the contract between scripts/export and the Worker. */
 export const MODEL_IO = {
@@ -26,6 +27,8 @@ export interface ModelInfo {
   training: unknown;
   intendedUse: string;
   limitations: string[];
+  /** Where the head's weights are, for Grad-CAM; null for models exported without it. */
+  head: HeadDescription | null;
 }
 
 /** Parses and validates the metadata; throws with a clear message when the contract is broken. */
@@ -44,7 +47,7 @@ export async function readModelInfo(model: Uint8Array): Promise<ModelInfo> {
   if (meta.preprocessing !== PREPROCESSING_ID) {
     throw new Error(`model was trained with preprocessing "${meta.preprocessing}", this Worker runs "${PREPROCESSING_ID}"`);
   }
-  const digest = await crypto.subtle.digest('SHA-256', model);
+  const digest = await crypto.subtle.digest('SHA-256', model as Uint8Array<ArrayBuffer>);
   return {
     name: meta.model_name,
     version: meta.model_version,
@@ -57,6 +60,7 @@ export async function readModelInfo(model: Uint8Array): Promise<ModelInfo> {
     training: parseJson(meta.training),
     intendedUse: meta.intended_use ?? '',
     limitations: (parseJson(meta.limitations) as string[] | null) ?? [],
+    head: parseJson(meta.head) as HeadDescription | null,
   };
 }
 

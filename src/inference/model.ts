@@ -3,14 +3,21 @@
  * cached, so the next request tries again.
  */
 import modelFile from '../../model.onnx';
+import { GradCam } from '../explain/gradcam';
 import { Classifier } from './classifier';
 import { readModelInfo } from './model-info';
 import { createWasmSession, ort } from './ort-backend';
 
-let loading: Promise<Classifier> | null = null;
+export interface LoadedModel {
+  classifier: Classifier;
+  /** Null when the model's metadata does not describe its head. */
+  gradCam: GradCam | null;
+}
 
-/** Returns the shared classifier, loading the bundled model.onnx on first call. */
-export function getClassifier(): Promise<Classifier> {
+let loading: Promise<LoadedModel> | null = null;
+
+/** Returns the shared model, loading the bundled model.onnx on first call. */
+export function getModel(): Promise<LoadedModel> {
   loading ??= load().catch((error: unknown) => {
     loading = null;
     throw error;
@@ -18,9 +25,12 @@ export function getClassifier(): Promise<Classifier> {
   return loading;
 }
 
-async function load(): Promise<Classifier> {
+async function load(): Promise<LoadedModel> {
   const bytes = new Uint8Array(modelFile);
   const info = await readModelInfo(bytes);
   const session = await createWasmSession(bytes);
-  return new Classifier(session, ort.Tensor, info);
+  return {
+    classifier: new Classifier(session, ort.Tensor, info),
+    gradCam: info.head ? GradCam.fromModel(bytes, info.head) : null,
+  };
 }

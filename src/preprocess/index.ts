@@ -19,6 +19,13 @@ export interface PreprocessedImage {
   size: number;
   /** The upload as the user sees it (after EXIF orientation). */
   source: { width: number; height: number; components: number; progressive: boolean };
+  /** An upright, aspect-preserving luminance copy for display, when asked for. */
+  display?: { width: number; height: number; data: Uint8Array };
+}
+
+export interface PreprocessOptions extends DecodeLimits {
+  /** Also produce `display` with this long side (never enlarged beyond the source). */
+  displayLongSide?: number;
 }
 
 /**
@@ -27,13 +34,13 @@ export interface PreprocessedImage {
  * @param size the model's input side (read from the model's metadata by the Worker).
  * @throws ImageError for invalid, unsupported or too-large images.
  */
-export function preprocessJpeg(bytes: Uint8Array, size: number, limits: DecodeLimits): PreprocessedImage {
-  const { header, luma } = decodeJpegLuma(bytes, limits);
+export function preprocessJpeg(bytes: Uint8Array, size: number, options: PreprocessOptions): PreprocessedImage {
+  const { header, luma } = decodeJpegLuma(bytes, options);
   const resized = resizeLuma(luma.data, luma.width, luma.height, size, size);
   // Orientation commutes with a square, axis-separable resize, so it is applied to the small result.
   const oriented = applyOrientation(resized, size, size, header.orientation);
   const swap = header.orientation >= 5;
-  return {
+  const result: PreprocessedImage = {
     pixels: oriented.data,
     size,
     source: {
@@ -43,4 +50,11 @@ export function preprocessJpeg(bytes: Uint8Array, size: number, limits: DecodeLi
       progressive: header.progressive,
     },
   };
+  if (options.displayLongSide) {
+    const scale = Math.min(1, options.displayLongSide / Math.max(luma.width, luma.height));
+    const width = Math.max(1, Math.round(luma.width * scale));
+    const height = Math.max(1, Math.round(luma.height * scale));
+    result.display = applyOrientation(resizeLuma(luma.data, luma.width, luma.height, width, height), width, height, header.orientation);
+  }
+  return result;
 }

@@ -1,13 +1,12 @@
 import { Hono } from 'hono';
 import type { Env } from '../env';
 import { problem } from '../http/problem';
-import type { Classifier } from '../inference/classifier';
-import { getClassifier } from '../inference/model';
+import { getModel, type LoadedModel } from '../inference/model';
 
-/** The loaded classifier, or a 503 model_unavailable problem (the next request retries the load). */
-export async function requireClassifier(): Promise<Classifier> {
+/** The loaded model, or a 503 model_unavailable problem (the next request retries the load). */
+export async function requireModel(): Promise<LoadedModel> {
   try {
-    return await getClassifier();
+    return await getModel();
   } catch (error) {
     throw problem('model_unavailable', `The model could not be loaded: ${error instanceof Error ? error.message : 'unknown error'}`, {
       'retry-after': '5',
@@ -17,7 +16,7 @@ export async function requireClassifier(): Promise<Classifier> {
 
 /** `GET /v1/model`: the model card, straight from the model's metadata. */
 export const model = new Hono<{ Bindings: Env }>().get('/', async (c) => {
-  const { info } = await requireClassifier();
+  const { info } = (await requireModel()).classifier;
   return c.json({
     name: info.name,
     version: info.version,
@@ -36,6 +35,6 @@ export const model = new Hono<{ Bindings: Env }>().get('/', async (c) => {
 export const health = new Hono<{ Bindings: Env }>()
   .get('/healthz', (c) => c.json({ status: 'ok' }))
   .get('/readyz', async (c) => {
-    const { info } = await requireClassifier();
+    const { info } = (await requireModel()).classifier;
     return c.json({ status: 'ready', model: { name: info.name, version: info.version } });
   });

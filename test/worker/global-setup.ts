@@ -5,6 +5,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { preprocessJpeg } from '../../src/preprocess';
+import { gradCamReference } from '../../scripts/export/gradcam-reference';
 import { loadNodeClassifier } from '../../scripts/export/verify';
 import { buildFixtures, realXrays } from '../helpers/fixtures';
 
@@ -13,6 +14,8 @@ export interface RealXray {
   jpeg: string;
   /** onnxruntime-node's probabilities for the same preprocessed tensor. */
   expected: number[];
+  /** PyTorch autograd Grad-CAM of the predicted class on the same tensor. */
+  gradcam: { classIndex: number; map: number[][] };
 }
 
 declare module 'vitest' {
@@ -35,12 +38,14 @@ export default async function setup(project: TestProject): Promise<void> {
     project.provide('realXrays', null);
     return;
   }
-  const classifier = await loadNodeClassifier(new URL('../../model.onnx', import.meta.url).pathname);
+  const modelPath = new URL('../../model.onnx', import.meta.url).pathname;
+  const classifier = await loadNodeClassifier(modelPath);
+  const references = await gradCamReference(modelPath, real.map((x) => x.bytes));
   const out: RealXray[] = [];
-  for (const { file, bytes } of real) {
+  for (const [i, { file, bytes }] of real.entries()) {
     const image = preprocessJpeg(bytes, classifier.info.inputSize, { maxPixels: 100_000_000 });
     const { probabilities } = await classifier.classify(image.pixels);
-    out.push({ file, jpeg: base64(bytes), expected: [...probabilities] });
+    out.push({ file, jpeg: base64(bytes), expected: [...probabilities], gradcam: references[i] });
   }
   project.provide('realXrays', out);
 }

@@ -32,7 +32,21 @@ def _ort_outputs(path: str, pixels: np.ndarray, batch: int = 64):
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
 
-def metadata(job: dict, classes: list[str], temperature: float, metrics: dict, training: dict) -> dict[str, str]:
+def head_description(exportable) -> dict:
+    """Where the Worker finds the head's weights (ONNX initializer names) to compute Grad-CAM itself."""
+    head = exportable.model.head
+    prefix = "model.head."
+    return {
+        "pooling": "global_max",
+        "dense": {"weight": prefix + "dense.weight", "bias": prefix + "dense.bias"},
+        "activation": "relu",
+        "norm": {"weight": prefix + "norm.weight", "bias": prefix + "norm.bias", "mean": prefix + "norm.running_mean",
+                 "var": prefix + "norm.running_var", "epsilon": head.norm.eps},
+        "out": {"weight": prefix + "out.weight", "bias": prefix + "out.bias"},
+    }
+
+
+def metadata(job: dict, classes: list[str], temperature: float, metrics: dict, training: dict, head: dict) -> dict[str, str]:
     return {
         "classes": json.dumps(classes),
         "model_name": job["model_name"],
@@ -44,6 +58,7 @@ def metadata(job: dict, classes: list[str], temperature: float, metrics: dict, t
         "training": json.dumps(training),
         "intended_use": job["intended_use"],
         "limitations": json.dumps(job["limitations"]),
+        "head": json.dumps(head),
         "outputs": json.dumps({
             "probabilities": "softmax(logits / temperature), calibrated on the validation split",
             "logits": "uncalibrated class scores",
@@ -68,7 +83,13 @@ def export(exportable, job: dict, classes: list[str], temperature: float, metric
     )
     model = onnx.load(path)
     onnx.checker.check_model(model)
-    for key, value in metadata(job, classes, temperature, metrics, training).items():
+    head = head_description(exportable)
+    names = {i.name for i in model.graph.initializer}
+    for part in ("dense", "norm", "out"):
+        for key, name in head[part].items():
+            if key != "epsilon" and name not in names:
+                raise SystemExit(f"error: the exported graph has no initializer {name}; Grad-CAM could not read the head")
+    for key, value in metadata(job, classes, temperature, metrics, training, head).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     model.producer_name = "cxr-edge scripts/export"

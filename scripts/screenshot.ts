@@ -1,0 +1,35 @@
+/**
+ * Writes docs/page.png, the README's screenshot of the web page with a result. The radiograph in it
+ * is synthetic (scripts/bench/make_images.py): no real X-ray is ever committed.
+ *
+ * Usage: npm run screenshot
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensurePythonEnv } from './export/python-env';
+import { launchChromium, startDevServer } from './lib/local-browser';
+
+const PORT = 8797;
+const dir = mkdtempSync(join(tmpdir(), 'screenshot-'));
+const python = ensurePythonEnv((line) => console.log(line));
+spawnSync(python, [new URL('./bench/make_images.py', import.meta.url).pathname, dir, '1100x1300:gray'], { stdio: 'inherit' });
+const image = join(dir, readdirSync(dir)[0]);
+
+const stop = await startDevServer(PORT);
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  await page.goto(`http://127.0.0.1:${PORT}/`);
+  await page.waitForFunction(() => document.getElementById('metrics')?.querySelector('tr'));
+  await page.setInputFiles('#file', image);
+  await page.waitForSelector('#result:not([hidden]) .bar');
+  mkdirSync(new URL('../docs/', import.meta.url).pathname, { recursive: true });
+  const out = new URL('../docs/page.png', import.meta.url).pathname;
+  await page.screenshot({ path: out, fullPage: true });
+  console.log(`wrote ${out}`);
+} finally {
+  await browser.close();
+  stop();
+}

@@ -1,0 +1,59 @@
+/**
+ * The shared part of /v1/classify and /v1/explain: read the upload, load the model, preprocess,
+ * run it, and shape the classification JSON.
+ */
+import type { Context } from 'hono';
+import { readLimits, type Env } from '../env';
+import { problem } from '../http/problem';
+import { readJpegUpload } from '../http/upload';
+import { ImageError } from '../image/errors';
+import type { Classification } from '../inference/classifier';
+import type { LoadedModel } from '../inference/model';
+import type { ModelInfo } from '../inference/model-info';
+import { preprocessJpeg, type PreprocessedImage } from '../preprocess';
+import { requireModel } from './model';
+
+const IMAGE_PROBLEM = { invalid: 'invalid_image', unsupported: 'unsupported_image', too_large: 'image_too_large' } as const;
+
+export interface Analysis {
+  model: LoadedModel;
+  image: PreprocessedImage;
+  result: Classification;
+}
+
+/**
+ * @param validate runs once the model is loaded and before any decoding (e.g. to check query parameters)
+ */
+export async function analyseUpload(
+  c: Context<{ Bindings: Env }>,
+  options: { withFeatures?: boolean; displayLongSide?: number; validate?: (model: LoadedModel) => void } = {},
+): Promise<Analysis> {
+  const limits = readLimits(c.env);
+  const bytes = await readJpegUpload(c.req.raw, limits.maxUploadBytes);
+  const model = await requireModel();
+  options.validate?.(model);
+  let image: PreprocessedImage;
+  try {
+    image = preprocessJpeg(bytes, model.classifier.info.inputSize, {
+      maxPixels: limits.maxImagePixels,
+      displayLongSide: options.displayLongSide,
+    });
+  } catch (error) {
+    if (error instanceof ImageError) throw problem(IMAGE_PROBLEM[error.kind], error.message);
+    throw error;
+  }
+  const result = await model.classifier.classify(image.pixels, options.withFeatures);
+  return { model, image, result };
+}
+
+/** The response body of /v1/classify (and the first part of /v1/explain's). */
+export function classificationBody(info: ModelInfo, image: PreprocessedImage, { probabilities }: Classification) {
+  let best = 0;
+  for (let i = 1; i < probabilities.length; i++) if (probabilities[i] > probabilities[best]) best = i;
+  return {
+    prediction: { label: info.classes[best], probability: probabilities[best] },
+    probabilities: Object.fromEntries(info.classes.map((name, i) => [name, probabilities[i]])),
+    model: { name: info.name, version: info.version, sha256: info.sha256 },
+    image: { width: image.source.width, height: image.source.height, components: image.source.components },
+  };
+}

@@ -1,0 +1,65 @@
+import { Hono } from 'hono';
+import encodeJpeg from 'jpeg-js/lib/encoder.js';
+import type { Env } from '../env';
+import { encodePng } from '../explain/png';
+import { renderOverlay } from '../explain/overlay';
+import { problem } from '../http/problem';
+import { analyseUpload, classificationBody } from './analyse';
+
+/** Long side of the rendered overlay image, in pixels (never larger than the upload). */
+export const OVERLAY_LONG_SIDE = 512;
+
+/**
+ * `POST /v1/explain[?class=NAME]`: the classification plus a Grad-CAM map for the predicted class
+ * (or NAME). JSON by default; `Accept: image/png` or `image/jpeg` returns the radiograph with the map
+ * blended over it and a colour bar (blue 0 at the bottom, red 1 at the top).
+ */
+export const explain = new Hono<{ Bindings: Env }>().post('/', async (c) => {
+  const accept = c.req.header('accept') ?? '';
+  const format = /image\/png/i.test(accept) ? 'png' : /image\/jpe?g/i.test(accept) ? 'jpeg' : 'json';
+  const requested = c.req.query('class');
+  const { model, image, result } = await analyseUpload(c, {
+    withFeatures: true,
+    displayLongSide: format === 'json' ? undefined : OVERLAY_LONG_SIDE,
+    validate: ({ classifier, gradCam }) => {
+      if (!gradCam) throw problem('explanation_unavailable', 'This model was exported without the head description Grad-CAM needs.');
+      if (requested !== undefined && !classifier.info.classes.includes(requested)) {
+        throw problem('invalid_parameter', `Unknown class "${requested}"; use one of: ${classifier.info.classes.join(', ')}.`);
+      }
+    },
+  });
+  const { info } = model.classifier;
+  const body = classificationBody(info, image, result);
+  const explained = requested ?? body.prediction.label;
+  const features = result.features!;
+  const cam = model.gradCam!.map(features.data, features.height, features.width, info.classes.indexOf(explained));
+
+  if (format !== 'json') {
+    const overlay = renderOverlay(image.display!, cam);
+    const headers = {
+      'x-explained-class': explained,
+      'x-prediction': body.prediction.label,
+      'x-prediction-probability': body.prediction.probability.toFixed(6),
+    };
+    if (format === 'png') return c.body(await encodePng(overlay.rgb, overlay.width, overlay.height), 200, { ...headers, 'content-type': 'image/png' });
+    const rgba = new Uint8Array(overlay.width * overlay.height * 4);
+    for (let i = 0, j = 0; i < overlay.rgb.length; i += 3, j += 4) rgba.set([overlay.rgb[i], overlay.rgb[i + 1], overlay.rgb[i + 2], 255], j);
+    const jpeg = encodeJpeg({ data: rgba, width: overlay.width, height: overlay.height }, 88).data;
+    return c.body(new Uint8Array(jpeg), 200, { ...headers, 'content-type': 'image/jpeg' });
+  }
+
+  const rows: number[][] = [];
+  for (let y = 0; y < cam.height; y++) {
+    rows.push(Array.from(cam.values.subarray(y * cam.width, (y + 1) * cam.width), (v) => Math.round(v * 1e4) / 1e4));
+  }
+  return c.json({
+    ...body,
+    explanation: {
+      method: 'grad-cam',
+      class: explained,
+      shape: [cam.height, cam.width],
+      // The model sees the whole image stretched to a square, so the grid spans the whole image.
+      map: rows,
+    },
+  });
+});
