@@ -1,4 +1,4 @@
-// jpeg-js ships no types for its decoder entry; importing it alone keeps the encoder out of the bundle.
+// jpeg-js ships no types for its entries: the encoder draws /v1/explain's JPEG overlay, the decoder is the tests' oracle.
 declare module 'jpeg-js/lib/decoder.js' {
   interface DecodeOptions {
     useTArray?: boolean;

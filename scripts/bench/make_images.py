@@ -1,5 +1,6 @@
 """Writes synthetic chest-X-ray-like JPEGs of given sizes for the memory and speed measurements.
-Usage: python make_images.py OUT_DIR WIDTHxHEIGHT[:gray|:rgb420|:rgb444][:progressive] ..."""
+Usage: python make_images.py OUT_DIR WIDTHxHEIGHT[:gray|:rgb420|:rgb444][:progressive][:qNN] ...
+(quality 90 unless :qNN is given)"""
 import math
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ for spec in sys.argv[2:]:
     kind = "gray" if "gray" in flags else "rgb444" if "rgb444" in flags else "rgb420" if "rgb420" in flags else "gray"
     if kind != "gray":
         img = Image.merge("RGB", [img, img, img])
-    name = f"{w}x{h}-{kind}{'-progressive' if 'progressive' in flags else ''}.jpg"
-    img.save(out / name, quality=90, progressive="progressive" in flags,
+    quality = next((int(f[1:]) for f in flags if f.startswith("q")), 90)
+    name = f"{w}x{h}-{kind}{'-progressive' if 'progressive' in flags else ''}{'' if quality == 90 else f'-q{quality}'}.jpg"
+    img.save(out / name, quality=quality, progressive="progressive" in flags,
              **({"subsampling": 0 if kind == "rgb444" else 2} if kind != "gray" else {}))
     print(out / name)

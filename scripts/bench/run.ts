@@ -74,8 +74,8 @@ Cold start (fresh \`wrangler dev\` isolate, first /v1/classify including model l
 | --- | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 
-Decoding is jpeg-js at full resolution; decode-to-size and the comparison with the native stack
-(sharp + onnxruntime-node) are the subject of the "Fast and lean request path" issue.
+JPEGs are decoded straight to a reduced size by src/image/jpeg. The comparison with the native stack
+(sharp + onnxruntime-node) and per-stage timings are still to come (the "Fast and lean request path" issue).
 `;
 writeFileSync(new URL('../../BENCHMARKS.md', import.meta.url).pathname, report);
 console.log(`cold start ${cold.toFixed(0)} ms; wrote BENCHMARKS.md`);

@@ -130,7 +130,9 @@ async function main(): Promise<number> {
     if (split[side].length === 0) return fail(`the ${side} split is empty: too few images or groups`);
   }
 
-  const command = ['npm run export --', ...process.argv.slice(2)].join(' ');
+  // The command that reproduces this model: --resume and --work change where, not what.
+  const args = process.argv.slice(2).filter((arg, i, all) => arg !== '--resume' && arg !== '--work' && all[i - 1] !== '--work' && !arg.startsWith('--work='));
+  const command = ['npm run export --', ...args].join(' ');
   const job = {
     pixels: cache.pixels,
     input_size: INPUT_SIZE,

@@ -1,5 +1,5 @@
-import decodeWithJpegJs from 'jpeg-js/lib/decoder.js';
 import { ImageError } from './errors';
+import { decodeScaledLuma } from './jpeg/decoder';
 import { readJpegHeader, type JpegHeader } from './jpeg-header';
 
 /** A single-channel 8-bit image, row-major. */
@@ -12,26 +12,28 @@ export interface LumaPlane {
 export interface DecodeLimits {
   /** Largest accepted width x height, checked from the header before any pixel is decoded. */
   maxPixels: number;
+  /**
+   * Largest coefficient store a progressive JPEG may need (2 bytes per pixel per component that
+   * luminance needs); checked from the header. Baseline JPEGs are decoded block by block and need none.
+   */
+  maxDecodeBytes?: number;
 }
 
 export interface DecodedJpeg {
   header: JpegHeader;
-  /** Luminance in stored (not yet EXIF-oriented) orientation. */
+  /** Luminance in stored (not yet EXIF-oriented) orientation, at 1/scale of the image's size. */
   luma: LumaPlane;
+  scale: number;
 }
 
-// ITU-R BT.601 weights, the ones JPEG's own YCbCr uses, in 16.16 fixed point.
-const R_WEIGHT = 19595; // 0.299
-const G_WEIGHT = 38470; // 0.587
-const B_WEIGHT = 7471; // 0.114
-
 /**
- * Decodes a JPEG to its luminance plane. The header is validated and the pixel limit enforced
- * before jpeg-js allocates anything.
+ * Decodes a JPEG to its luminance plane, reduced in the DCT domain by the largest factor
+ * (1, 1/2, 1/4, 1/8) that keeps both sides at least `minSide` and the long side at least
+ * `minLongSide`. The header is validated and the pixel limit enforced before anything is allocated.
  *
  * @throws ImageError for invalid, unsupported or too-large images.
  */
-export function decodeJpegLuma(bytes: Uint8Array, limits: DecodeLimits): DecodedJpeg {
+export function decodeJpegLuma(bytes: Uint8Array, limits: DecodeLimits, minSide = Infinity, minLongSide = 0): DecodedJpeg {
   const header = readJpegHeader(bytes);
   const pixels = header.width * header.height;
   if (pixels > limits.maxPixels) {
@@ -40,26 +42,36 @@ export function decodeJpegLuma(bytes: Uint8Array, limits: DecodeLimits): Decoded
       `The image is ${header.width}x${header.height} (${pixels} pixels); the limit is ${limits.maxPixels} pixels.`,
     );
   }
+  if (header.progressive && limits.maxDecodeBytes !== undefined) {
+    // YCbCr needs only Y's coefficients; RGB and CMYK/YCCK need every component's.
+    const needed = header.components === 1 || (header.components === 3 && header.adobeTransform !== 0) ? 1 : header.components;
+    const bytesNeeded = pixels * 2 * needed;
+    if (bytesNeeded > limits.maxDecodeBytes) {
+      throw new ImageError(
+        'too_large',
+        `This progressive ${header.width}x${header.height} JPEG needs ${Math.ceil(bytesNeeded / 2 ** 20)} MiB to decode; ` +
+          `the limit is ${Math.floor(limits.maxDecodeBytes / 2 ** 20)} MiB (baseline JPEGs of this size are accepted).`,
+      );
+    }
+  }
   if (header.components === 4 && header.adobeTransform === null) {
     throw new ImageError('unsupported', 'Four-component JPEGs without an Adobe marker (unknown colour space) are not supported.');
   }
-
-  let rgb: Uint8Array;
+  let decoded;
   try {
-    const decoded = decodeWithJpegJs(bytes, {
-      useTArray: true,
-      formatAsRGBA: false,
-      // jpeg-js keeps every DCT block as its own Int32Array: about 400 bytes per 64 pixels per component,
-      // so its budget is sized from the pixel count rather than left at its 512 MB default.
-      maxMemoryUsageInMB: Math.ceil((pixels * header.components * 8 + pixels * 3) / 1e6) + 8,
-      maxResolutionInMP: Math.ceil(limits.maxPixels / 1e6),
-    });
-    rgb = decoded.data;
+    const wide = header.width >= header.height;
+    decoded = decodeScaledLuma(bytes, Math.max(minSide, wide ? minLongSide : 0), Math.max(minSide, wide ? 0 : minLongSide));
   } catch (error) {
-    throw new ImageError('invalid', `The JPEG could not be decoded: ${describe(error)}.`);
+    if (error instanceof ImageError) throw error;
+    throw new ImageError('invalid', 'The JPEG could not be decoded.');
   }
-  return { header, luma: { width: header.width, height: header.height, data: rgbToLuma(rgb, header.width * header.height) } };
+  return { header, luma: { width: decoded.width, height: decoded.height, data: decoded.data }, scale: decoded.scale };
 }
+
+// ITU-R BT.601 weights, the ones JPEG's own YCbCr uses, in 16.16 fixed point.
+const R_WEIGHT = 19595; // 0.299
+const G_WEIGHT = 38470; // 0.587
+const B_WEIGHT = 7471; // 0.114
 
 /** Collapses interleaved RGB to BT.601 luminance, rounded. Grey inputs (R = G = B) come back unchanged. */
 export function rgbToLuma(rgb: Uint8Array, pixels: number): Uint8Array {
@@ -68,10 +80,4 @@ export function rgbToLuma(rgb: Uint8Array, pixels: number): Uint8Array {
     luma[i] = (R_WEIGHT * rgb[j] + G_WEIGHT * rgb[j + 1] + B_WEIGHT * rgb[j + 2] + 32768) >>> 16;
   }
   return luma;
-}
-
-function describe(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  // jpeg-js messages are short and carry no image content; cap them anyway.
-  return message.slice(0, 160);
 }

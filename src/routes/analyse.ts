@@ -36,6 +36,7 @@ export async function analyseUpload(
   try {
     image = preprocessJpeg(bytes, model.classifier.info.inputSize, {
       maxPixels: limits.maxImagePixels,
+      maxDecodeBytes: limits.maxDecodeBytes,
       displayLongSide: options.displayLongSide,
     });
   } catch (error) {

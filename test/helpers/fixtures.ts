@@ -4,7 +4,8 @@
  * deliberately broken ones derived from them. Nothing here is committed; all of it is generated.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePythonEnv } from '../../scripts/export/python-env';
 import { encodeJpeg, syntheticXray } from './synthetic';
@@ -21,14 +22,19 @@ export function markerOffset(bytes: Uint8Array, code: number): number {
 /** Returns fixture name -> bytes. */
 export function buildFixtures(): Record<string, Uint8Array> {
   const pillowDir = join(FIXTURE_DIR, 'pillow');
-  if (!existsSync(join(pillowDir, 'rgb-large.jpg'))) {
+  const script = new URL('../fixtures/make_fixtures.py', import.meta.url).pathname;
+  const stamp = join(pillowDir, '.script.sha256');
+  const scriptHash = createHash('sha256').update(readFileSync(script)).digest('hex');
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== scriptHash) {
+    rmSync(pillowDir, { recursive: true, force: true });
     mkdirSync(pillowDir, { recursive: true });
     const python = ensurePythonEnv((line) => console.log(line));
-    const run = spawnSync(python, [new URL('../fixtures/make_fixtures.py', import.meta.url).pathname, pillowDir], { stdio: 'inherit' });
+    const run = spawnSync(python, [script, pillowDir], { stdio: 'inherit' });
     if (run.status !== 0) throw new Error('make_fixtures.py failed');
+    writeFileSync(stamp, scriptHash);
   }
   const fixtures: Record<string, Uint8Array> = {};
-  for (const file of readdirSync(pillowDir)) fixtures[file.replace(/\.jpg$/, '')] = new Uint8Array(readFileSync(join(pillowDir, file)));
+  for (const file of readdirSync(pillowDir).filter((f) => f.endsWith('.jpg'))) fixtures[file.replace(/\.jpg$/, '')] = new Uint8Array(readFileSync(join(pillowDir, file)));
 
   fixtures['rgb-jpegjs'] = encodeJpeg(320, 256, syntheticXray(256, 1, 5, seededRandom(3)));
 
@@ -54,6 +60,14 @@ export function buildFixtures(): Record<string, Uint8Array> {
     c[sof + 7] = 60000 >> 8;
     c[sof + 8] = 60000 & 0xff;
   });
+  // A progressive header declaring 6000 x 6000 (36 MP, under the pixel limit): its coefficients alone would need
+  // 69 MiB, over the decode memory budget.
+  fixtures['progressive-36mp'] = (() => {
+    const copy = fixtures['gray-progressive'].slice();
+    const sof2 = markerOffset(copy, 0xc2);
+    copy.set([6000 >> 8, 6000 & 0xff, 6000 >> 8, 6000 & 0xff], sof2 + 5);
+    return copy;
+  })();
   return fixtures;
 }
 

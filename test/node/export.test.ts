@@ -70,7 +70,7 @@ print(json.dumps({
       expect(meta[key], key).toBeTruthy();
     }
     expect(meta.input_size).toBe('256');
-    expect(meta.preprocessing).toBe('cxr-luma-stretch-tent-v1');
+    expect(meta.preprocessing).toBe('cxr-luma-dct-stretch-tent-v2');
     const metrics = JSON.parse(meta.metrics);
     expect(Object.keys(metrics.per_class)).toEqual(CLASSES);
     const training = JSON.parse(meta.training);

@@ -103,6 +103,17 @@ describe('preprocessJpeg', () => {
     expect(diff).toBeLessThanOrEqual(3);
   });
 
+  it('decodes the same picture to the same luminance from RGB, Adobe CMYK and Adobe YCCK JPEGs', () => {
+    const fixtures = buildFixtures();
+    const reference = preprocessJpeg(fixtures['rgb-444-progressive'], 256, LIMITS).pixels;
+    for (const name of ['cmyk-adobe', 'ycck-adobe', 'rgb-420']) {
+      const other = preprocessJpeg(fixtures[name], 256, LIMITS);
+      let total = 0;
+      for (let i = 0; i < reference.length; i++) total += Math.abs(reference[i] - other.pixels[i]);
+      expect(total / reference.length, name).toBeLessThan(2);
+    }
+  });
+
   it('reports the source size and components', () => {
     const out = preprocessJpeg(encodeJpeg(40, 30, () => 100), 256, LIMITS);
     expect(out.source).toEqual({ width: 40, height: 30, components: 3, progressive: false });

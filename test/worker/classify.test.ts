@@ -27,6 +27,7 @@ describe('POST /v1/classify', () => {
     ['rgb-444-progressive', { width: 300, height: 400, components: 3 }],
     ['rgb-jpegjs', { width: 320, height: 256, components: 3 }],
     ['cmyk-adobe', { width: 300, height: 400, components: 4 }],
+    ['ycck-adobe', { width: 300, height: 400, components: 4 }],
     ['rgb-large', { width: 1600, height: 1400, components: 3 }],
     // Stored rotated; EXIF orientation turns them upright, so the reported size is the upright one.
     ['gray-exif-3', { width: 300, height: 400, components: 1 }],
@@ -83,7 +84,7 @@ describe('GET /v1/model, /healthz, /readyz', () => {
     const card = (await res.json()) as Record<string, any>;
     expect(card.classes.length).toBeGreaterThanOrEqual(2);
     expect(card.input.shape).toEqual([1, 1, 256, 256]);
-    expect(card.input.preprocessing).toBe('cxr-luma-stretch-tent-v1');
+    expect(card.input.preprocessing).toBe('cxr-luma-dct-stretch-tent-v2');
     expect(card.calibration.temperature).toBeGreaterThan(0);
     expect(card.metrics.per_class).toBeTypeOf('object');
     expect(Object.keys(card.metrics.per_class)).toEqual(card.classes);

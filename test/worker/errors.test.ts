@@ -42,7 +42,7 @@ describe('errors are application/problem+json with a stable code', () => {
   });
 
   it('413 payload_too_large for a body over MAX_UPLOAD_BYTES', async () => {
-    const huge = new Uint8Array(8 * 1024 * 1024 + 1);
+    const huge = new Uint8Array(16 * 1024 * 1024 + 1);
     huge.set(fixture('gray-baseline'));
     await expectProblem(await classify(huge), 413, 'payload_too_large');
   });
@@ -50,6 +50,11 @@ describe('errors are application/problem+json with a stable code', () => {
   it('413 image_too_large for a decompression bomb, from the header alone', async () => {
     const body = await expectProblem(await classify(fixture('bomb')), 413, 'image_too_large');
     expect(body.detail).toMatch(/60000x60000/);
+  });
+
+  it('413 image_too_large for a progressive JPEG whose coefficients would not fit the decode memory budget', async () => {
+    const body = await expectProblem(await classify(fixture('progressive-36mp')), 413, 'image_too_large');
+    expect(body.detail).toMatch(/progressive 6000x6000 JPEG needs 69 MiB/);
   });
 
   it('404 not_found and 405 method_not_allowed', async () => {

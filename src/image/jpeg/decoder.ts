@@ -1,0 +1,464 @@
+/**
+ * A focused JPEG decoder: baseline and progressive Huffman, 8-bit, 1/3/4 components, that decodes
+ * straight to a reduced size (1/1, 1/2, 1/4 or 1/8) and returns only luminance. Full-resolution
+ * pixels never exist: baseline images go block by block into the reduced plane; progressive images
+ * keep the coefficients of the components that luminance needs (2 bytes per pixel each) until the
+ * last scan. For YCbCr images only Y is transformed; chroma is entropy-decoded (the stream requires
+ * it) and dropped, and chroma-only progressive scans are skipped unread.
+ */
+import { ImageError } from '../errors';
+import { BitReader, buildHuffmanTable, type HuffmanTable } from './huffman';
+import { ZIGZAG, idctBlock } from './idct';
+
+/** A decoded luminance plane at 1/scale of the image's size. */
+export interface ScaledLuma {
+  width: number;
+  height: number;
+  data: Uint8Array;
+  /** 1, 2, 4 or 8: the image was decoded at 1/scale. */
+  scale: number;
+}
+
+interface Component {
+  id: number;
+  h: number;
+  v: number;
+  tq: number;
+  blocksPerLine: number;
+  blocksPerColumn: number;
+  /** Blocks per line/column including MCU padding. */
+  paddedBlocksPerLine: number;
+  paddedBlocksPerColumn: number;
+  /** Whether luminance needs this component's pixels. */
+  needed: boolean;
+  /** Progressive only: every coefficient of every block, zig-zag order. */
+  coefficients: Int16Array | null;
+  /** Reduced-size pixels of this component. */
+  plane: Uint8Array | null;
+  planeWidth: number;
+  planeHeight: number;
+  dcTable?: HuffmanTable;
+  acTable?: HuffmanTable;
+  pred: number;
+}
+
+interface Frame {
+  width: number;
+  height: number;
+  progressive: boolean;
+  components: Component[];
+  maxH: number;
+  maxV: number;
+  mcusPerLine: number;
+  mcusPerColumn: number;
+}
+
+const MAX_SCANS = 256;
+
+/**
+ * Decodes `bytes` to luminance at the largest reduction (1/8 at most) that keeps both sides at
+ * least `minWidth` x `minHeight`.
+ * @throws ImageError for corrupt or unsupported data
+ */
+export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight: number): ScaledLuma {
+  const quant: Float32Array[] = [];
+  const dcTables: HuffmanTable[] = [];
+  const acTables: HuffmanTable[] = [];
+  let frame: Frame | null = null;
+  let restartInterval = 0;
+  let adobeTransform: number | null = null;
+  let jfif = false;
+  let scale = 1;
+  let scans = 0;
+  let pos = 2;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+  const segment = (): Uint8Array => {
+    if (pos + 2 > bytes.length) throw new ImageError('invalid', 'The JPEG is truncated.');
+    const length = view.getUint16(pos);
+    if (length < 2 || pos + length > bytes.length) throw new ImageError('invalid', 'Corrupt JPEG: bad segment length.');
+    const data = bytes.subarray(pos + 2, pos + length);
+    pos += length;
+    return data;
+  };
+
+  for (;;) {
+    if (pos + 1 >= bytes.length) throw new ImageError('invalid', 'The JPEG is truncated.');
+    if (bytes[pos] !== 0xff) {
+      // Stray bytes after a scan: look for the next marker.
+      pos++;
+      continue;
+    }
+    const marker = bytes[pos + 1];
+    pos += 2;
+    if (marker === 0xff || marker === 0x00 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0xd8) {
+      if (marker === 0xff) pos--;
+      continue;
+    }
+    if (marker === 0xd9) break; // EOI
+    const data = segment();
+    switch (marker) {
+      case 0xdb: // DQT
+        for (let i = 0; i < data.length; ) {
+          const precision = data[i] >> 4;
+          const id = data[i] & 15;
+          if (id > 3) throw new ImageError('invalid', 'Corrupt JPEG: bad quantisation table.');
+          const table = new Float32Array(64);
+          for (let k = 0; k < 64; k++) table[ZIGZAG[k]] = precision ? (data[i + 1 + 2 * k] << 8) | data[i + 2 + 2 * k] : data[i + 1 + k];
+          quant[id] = table;
+          i += 1 + 64 * (precision ? 2 : 1);
+        }
+        break;
+      case 0xc4: // DHT
+        for (let i = 0; i < data.length; ) {
+          const cls = data[i] >> 4;
+          const id = data[i] & 15;
+          const counts = data.subarray(i + 1, i + 17);
+          const total = counts.reduce((a, b) => a + b, 0);
+          if (id > 3 || counts.length < 16 || i + 17 + total > data.length) throw new ImageError('invalid', 'Corrupt JPEG: bad Huffman table.');
+          (cls === 0 ? dcTables : acTables)[id] = buildHuffmanTable(counts, data.subarray(i + 17, i + 17 + total));
+          i += 17 + total;
+        }
+        break;
+      case 0xdd: // DRI
+        restartInterval = view.getUint16(pos - data.length);
+        break;
+      case 0xe0:
+        jfif ||= data.length >= 5 && data[0] === 0x4a && data[1] === 0x46 && data[2] === 0x49 && data[3] === 0x46 && data[4] === 0;
+        break;
+      case 0xee:
+        if (data.length >= 12 && data[0] === 0x41 && data[1] === 0x64 && data[2] === 0x6f && data[3] === 0x62 && data[4] === 0x65) adobeTransform = data[11];
+        break;
+      case 0xc0:
+      case 0xc1:
+      case 0xc2: {
+        if (frame) throw new ImageError('invalid', 'Corrupt JPEG: more than one frame.');
+        frame = readFrame(data, marker === 0xc2);
+        const needAll = !isYCbCr(frame, adobeTransform, jfif);
+        frame.components.forEach((c, i) => (c.needed = i === 0 || needAll));
+        scale = chooseScale(frame.width, frame.height, minWidth, minHeight);
+        allocate(frame, scale);
+        break;
+      }
+      case 0xda: {
+        if (!frame) throw new ImageError('invalid', 'Corrupt JPEG: scan before frame.');
+        if (++scans > MAX_SCANS) throw new ImageError('unsupported', `JPEGs with more than ${MAX_SCANS} scans are not supported.`);
+        pos = decodeScan(bytes, pos, data, frame, dcTables, acTables, quant, restartInterval, scale);
+        break;
+      }
+      default:
+        if (marker >= 0xc3 && marker <= 0xcf) throw new ImageError('unsupported', 'This JPEG process is not supported.');
+      // APPn, COM and others: skipped.
+    }
+  }
+  if (!frame || scans === 0) throw new ImageError('invalid', 'The JPEG has no image data.');
+  if (frame.progressive) for (const c of frame.components) if (c.needed) transformAll(c, quant, scale);
+  return { ...combine(frame, adobeTransform, scale), scale };
+}
+
+function readFrame(data: Uint8Array, progressive: boolean): Frame {
+  const height = (data[1] << 8) | data[2];
+  const width = (data[3] << 8) | data[4];
+  const count = data[5];
+  const components: Component[] = [];
+  for (let i = 0; i < count; i++) {
+    const o = 6 + 3 * i;
+    components.push({
+      id: data[o], h: data[o + 1] >> 4, v: data[o + 1] & 15, tq: data[o + 2] & 3,
+      blocksPerLine: 0, blocksPerColumn: 0, paddedBlocksPerLine: 0, paddedBlocksPerColumn: 0,
+      needed: false, coefficients: null, plane: null, planeWidth: 0, planeHeight: 0, pred: 0,
+    });
+  }
+  const maxH = Math.max(...components.map((c) => c.h));
+  const maxV = Math.max(...components.map((c) => c.v));
+  const mcusPerLine = Math.ceil(width / (8 * maxH));
+  const mcusPerColumn = Math.ceil(height / (8 * maxV));
+  for (const c of components) {
+    c.blocksPerLine = Math.ceil((Math.ceil(width / 8) * c.h) / maxH);
+    c.blocksPerColumn = Math.ceil((Math.ceil(height / 8) * c.v) / maxV);
+    c.paddedBlocksPerLine = mcusPerLine * c.h;
+    c.paddedBlocksPerColumn = mcusPerColumn * c.v;
+  }
+  return { width, height, progressive, components, maxH, maxV, mcusPerLine, mcusPerColumn };
+}
+
+/** YCbCr unless an Adobe marker says otherwise or 3 components are labelled R, G, B (libjpeg's rules). */
+function isYCbCr(frame: Frame, adobeTransform: number | null, jfif: boolean): boolean {
+  if (frame.components.length === 1) return true;
+  if (frame.components.length !== 3) return false;
+  if (jfif) return true;
+  if (adobeTransform !== null) return adobeTransform !== 0;
+  const [a, b, c] = frame.components.map((x) => x.id);
+  return !(a === 0x52 && b === 0x47 && c === 0x42);
+}
+
+function chooseScale(width: number, height: number, minWidth: number, minHeight: number): number {
+  for (const s of [8, 4, 2]) if (Math.ceil(width / s) >= minWidth && Math.ceil(height / s) >= minHeight) return s;
+  return 1;
+}
+
+function allocate(frame: Frame, scale: number): void {
+  const n = 8 / scale;
+  for (const c of frame.components) {
+    if (!c.needed) continue;
+    c.planeWidth = Math.ceil((Math.ceil((frame.width * c.h) / frame.maxH)) / scale);
+    c.planeHeight = Math.ceil((Math.ceil((frame.height * c.v) / frame.maxV)) / scale);
+    c.plane = new Uint8Array(c.planeWidth * c.planeHeight);
+    if (frame.progressive) c.coefficients = new Int16Array(c.paddedBlocksPerLine * c.paddedBlocksPerColumn * 64);
+    if (n < 1) throw new Error('bad scale');
+  }
+}
+
+const blockBuffer = new Int32Array(64);
+const dequantised = new Float32Array(64);
+
+function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: Int32Array | Int16Array, offset: number, row: number, col: number): void {
+  const q = quant[c.tq];
+  if (!q) throw new ImageError('invalid', 'Corrupt JPEG: missing quantisation table.');
+  const n = 8 / scale;
+  dequantised.fill(0);
+  for (let k = 0; k < 64; k++) {
+    const v = zz[offset + k];
+    if (v !== 0) {
+      const natural = ZIGZAG[k];
+      dequantised[natural] = v * q[natural];
+    }
+  }
+  idctBlock(dequantised, n, c.plane!, c.planeWidth, c.planeHeight, col * n, row * n);
+}
+
+function transformAll(c: Component, quant: Float32Array[], scale: number): void {
+  for (let row = 0; row < c.blocksPerColumn; row++) {
+    for (let col = 0; col < c.blocksPerLine; col++) {
+      transformBlock(c, quant, scale, c.coefficients!, (row * c.paddedBlocksPerLine + col) * 64, row, col);
+    }
+  }
+  c.coefficients = null;
+}
+
+/** Decodes one scan starting at `pos` (just after the SOS header); returns the position after it. */
+function decodeScan(
+  bytes: Uint8Array, pos: number, header: Uint8Array, frame: Frame,
+  dcTables: HuffmanTable[], acTables: HuffmanTable[], quant: Float32Array[], restartInterval: number, scale: number,
+): number {
+  const count = header[0];
+  const components: Component[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = frame.components.find((x) => x.id === header[1 + 2 * i]);
+    if (!c) throw new ImageError('invalid', 'Corrupt JPEG: scan names an unknown component.');
+    c.dcTable = dcTables[header[2 + 2 * i] >> 4];
+    c.acTable = acTables[header[2 + 2 * i] & 15];
+    components.push(c);
+  }
+  const o = 1 + 2 * count;
+  const ss = header[o];
+  const se = header[o + 1];
+  const ah = header[o + 2] >> 4;
+  const al = header[o + 2] & 15;
+  if (frame.progressive && (se > 63 || ss > se || (ss === 0 && se !== 0) || (ss > 0 && count !== 1))) {
+    throw new ImageError('invalid', 'Corrupt JPEG: bad progressive scan parameters.');
+  }
+  // A progressive AC scan of a component luminance does not need: skip its data unread.
+  if (frame.progressive && ss > 0 && !components[0].needed) return skipEntropyData(bytes, pos);
+
+  const reader = new BitReader(bytes, pos);
+  for (const c of components) c.pred = 0;
+  let eobrun = 0;
+  const single = components.length === 1;
+  const c0 = components[0];
+  const totalMcus = single ? c0.blocksPerLine * c0.blocksPerColumn : frame.mcusPerLine * frame.mcusPerColumn;
+
+  const decodeBlock = (c: Component, row: number, col: number) => {
+    if (!frame.progressive) {
+      blockBuffer.fill(0);
+      decodeBaseline(reader, c, blockBuffer);
+      if (c.needed && row < c.blocksPerColumn && col < c.blocksPerLine) transformBlock(c, quant, scale, blockBuffer, 0, row, col);
+      return;
+    }
+    const coefficients = c.coefficients;
+    const offset = (row * c.paddedBlocksPerLine + col) * 64;
+    if (ss === 0) {
+      // DC first or refinement; for components luminance does not need, decode into a scratch block.
+      const target = coefficients ?? (blockBuffer as unknown as Int16Array);
+      const base = coefficients ? offset : 0;
+      if (ah === 0) {
+        const t = reader.decode(c.dcTable);
+        const diff = t === 0 ? 0 : reader.receiveExtend(t);
+        c.pred += diff;
+        target[base] = c.pred * (1 << al);
+      } else if (reader.readBit()) target[base] |= 1 << al;
+    } else if (ah === 0) {
+      eobrun = decodeAcFirst(reader, c, coefficients!, offset, ss, se, al, eobrun);
+    } else {
+      eobrun = decodeAcRefine(reader, c, coefficients!, offset, ss, se, al, eobrun);
+    }
+  };
+
+  let mcu = 0;
+  while (mcu < totalMcus) {
+    const stop = restartInterval ? Math.min(totalMcus, mcu + restartInterval) : totalMcus;
+    for (; mcu < stop; mcu++) {
+      if (single) {
+        const row = Math.floor(mcu / c0.blocksPerLine);
+        decodeBlock(c0, row, mcu % c0.blocksPerLine);
+      } else {
+        const mcuRow = Math.floor(mcu / frame.mcusPerLine);
+        const mcuCol = mcu % frame.mcusPerLine;
+        for (const c of components) {
+          for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) decodeBlock(c, mcuRow * c.v + v, mcuCol * c.h + h);
+        }
+      }
+    }
+    if (mcu < totalMcus) {
+      reader.restart();
+      eobrun = 0;
+      for (const c of components) c.pred = 0;
+    }
+  }
+  reader.reset();
+  return skipEntropyData(bytes, Math.min(reader.pos, bytes.length));
+}
+
+function decodeBaseline(reader: BitReader, c: Component, block: Int32Array): void {
+  const t = reader.decode(c.dcTable);
+  c.pred += t === 0 ? 0 : reader.receiveExtend(t);
+  block[0] = c.pred;
+  for (let k = 1; k < 64; ) {
+    const rs = reader.decode(c.acTable);
+    const s = rs & 15;
+    const r = rs >> 4;
+    if (s === 0) {
+      if (r < 15) break; // end of block
+      k += 16;
+      continue;
+    }
+    k += r;
+    if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
+    block[k++] = reader.receiveExtend(s);
+  }
+}
+
+function decodeAcFirst(reader: BitReader, c: Component, coef: Int16Array, offset: number, ss: number, se: number, al: number, eobrun: number): number {
+  if (eobrun > 0) return eobrun - 1;
+  for (let k = ss; k <= se; ) {
+    const rs = reader.decode(c.acTable);
+    const s = rs & 15;
+    const r = rs >> 4;
+    if (s === 0) {
+      if (r < 15) return (1 << r) - 1 + reader.readBits(r);
+      k += 16;
+      continue;
+    }
+    k += r;
+    if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
+    coef[offset + k] = reader.receiveExtend(s) * (1 << al);
+    k++;
+  }
+  return 0;
+}
+
+function decodeAcRefine(reader: BitReader, c: Component, coef: Int16Array, offset: number, ss: number, se: number, al: number, eobrun: number): number {
+  const p1 = 1 << al;
+  const m1 = -1 << al;
+  let k = ss;
+  if (eobrun <= 0) {
+    for (; k <= se; ) {
+      const rs = reader.decode(c.acTable);
+      const s = rs & 15;
+      let r = rs >> 4;
+      let value = 0;
+      if (s === 0) {
+        if (r < 15) {
+          eobrun = (1 << r) + reader.readBits(r);
+          break;
+        }
+      } else {
+        if (s !== 1) throw new ImageError('invalid', 'Corrupt JPEG: bad refinement value.');
+        value = reader.readBit() ? p1 : m1;
+      }
+      // Skip r zero-history coefficients, refining the non-zero ones passed on the way (G.1.2.3).
+      while (k <= se) {
+        const i = offset + k;
+        if (coef[i] !== 0) {
+          if (reader.readBit() && (coef[i] & p1) === 0) coef[i] += coef[i] >= 0 ? p1 : m1;
+        } else {
+          if (r === 0) {
+            if (value !== 0) coef[i] = value;
+            k++;
+            break;
+          }
+          r--;
+        }
+        k++;
+      }
+    }
+  }
+  if (eobrun > 0) {
+    for (; k <= se; k++) {
+      const i = offset + k;
+      if (coef[i] !== 0 && reader.readBit() && (coef[i] & p1) === 0) coef[i] += coef[i] >= 0 ? p1 : m1;
+    }
+    eobrun--;
+  }
+  return eobrun;
+}
+
+/** Returns the position of the next marker that is not RSTn or a stuffed byte. */
+function skipEntropyData(bytes: Uint8Array, pos: number): number {
+  for (let i = pos; i + 1 < bytes.length; i++) {
+    if (bytes[i] !== 0xff) continue;
+    const next = bytes[i + 1];
+    if (next !== 0x00 && next !== 0xff && !(next >= 0xd0 && next <= 0xd7)) return i;
+  }
+  return bytes.length;
+}
+
+/** Luminance from the reduced component planes (nearest-neighbour for subsampled ones). */
+function combine(frame: Frame, adobeTransform: number | null, scale: number): { width: number; height: number; data: Uint8Array } {
+  const width = Math.ceil(frame.width / scale);
+  const height = Math.ceil(frame.height / scale);
+  const [first] = frame.components;
+  const planes = frame.components.filter((c) => c.needed);
+  if (planes.length === 1) {
+    if (first.planeWidth === width && first.planeHeight === height) return { width, height, data: first.plane! };
+  }
+  const out = new Uint8Array(width * height);
+  const sample = (c: Component, x: number, y: number) =>
+    c.plane![Math.min(c.planeHeight - 1, Math.floor((y * c.v) / frame.maxV)) * c.planeWidth + Math.min(c.planeWidth - 1, Math.floor((x * c.h) / frame.maxH))];
+  const count = frame.components.length;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let luma: number;
+      if (planes.length === 1) luma = sample(first, x, y);
+      else if (count === 3) {
+        luma = 0.299 * sample(planes[0], x, y) + 0.587 * sample(planes[1], x, y) + 0.114 * sample(planes[2], x, y); // RGB
+      } else {
+        let r: number;
+        let g: number;
+        let b: number;
+        const k = sample(planes[3], x, y);
+        if (adobeTransform === 2) {
+          // YCCK carries 255 minus each stored CMY sample as YCbCr (libjpeg's ycck_cmyk_convert).
+          const yy = sample(planes[0], x, y);
+          const cb = sample(planes[1], x, y) - 128;
+          const cr = sample(planes[2], x, y) - 128;
+          r = 255 - clamp(yy + 1.402 * cr);
+          g = 255 - clamp(yy - 0.344136 * cb - 0.714136 * cr);
+          b = 255 - clamp(yy + 1.772 * cb);
+        } else {
+          r = sample(planes[0], x, y);
+          g = sample(planes[1], x, y);
+          b = sample(planes[2], x, y);
+        }
+        // Adobe stores CMYK inverted: these are (255 - C), (255 - M), (255 - Y) and (255 - K).
+        luma = ((0.299 * r + 0.587 * g + 0.114 * b) * k) / 255;
+      }
+      out[y * width + x] = clamp(luma);
+    }
+  }
+  return { width, height, data: out };
+}
+
+function clamp(v: number): number {
+  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+}

@@ -1,0 +1,142 @@
+/**
+ * Huffman tables and the entropy-coded bit stream of a JPEG (ITU T.81, Annex C and F.2.2).
+ */
+import { ImageError } from '../errors';
+
+const LOOKUP_BITS = 9;
+
+export interface HuffmanTable {
+  /** For the next LOOKUP_BITS bits: (code length << 8) | symbol, or 0 when the code is longer. */
+  lookup: Uint16Array;
+  /** Largest code of each length 1..16 (-1 when none), and where that length's symbols start. */
+  maxCode: Int32Array;
+  valOffset: Int32Array;
+  symbols: Uint8Array;
+}
+
+/** Builds a table from a DHT segment's 16 code counts and its symbols. */
+export function buildHuffmanTable(counts: Uint8Array, symbols: Uint8Array): HuffmanTable {
+  const lookup = new Uint16Array(1 << LOOKUP_BITS);
+  const maxCode = new Int32Array(18).fill(-1);
+  const valOffset = new Int32Array(18);
+  let code = 0;
+  let k = 0;
+  for (let length = 1; length <= 16; length++) {
+    const n = counts[length - 1];
+    valOffset[length] = k - code;
+    for (let i = 0; i < n; i++, k++, code++) {
+      if (length <= LOOKUP_BITS) {
+        const shift = LOOKUP_BITS - length;
+        for (let fill = code << shift, end = (code + 1) << shift; fill < end; fill++) lookup[fill] = (length << 8) | symbols[k];
+      }
+    }
+    if (n > 0) maxCode[length] = code - 1;
+    if (code > 1 << length) throw new ImageError('invalid', 'Corrupt JPEG: invalid Huffman table.');
+    code <<= 1;
+  }
+  maxCode[17] = 0x7fffffff; // sentinel: no code is longer than 16 bits
+  return { lookup, maxCode, valOffset, symbols };
+}
+
+/**
+ * Reads the entropy-coded segment bit by bit, removing 0xFF00 stuffing. At a marker it stops and
+ * feeds zero bits (as libjpeg does), leaving `marker` set so the caller can handle RSTn or the end.
+ */
+export class BitReader {
+  private bits = 0;
+  private count = 0;
+  /** Marker code hit in the data (0 when none yet). */
+  marker = 0;
+
+  constructor(
+    private readonly data: Uint8Array,
+    public pos: number,
+  ) {}
+
+  private fill(): void {
+    while (this.count <= 24) {
+      let byte = 0;
+      if (this.marker === 0 && this.pos < this.data.length) {
+        byte = this.data[this.pos];
+        if (byte === 0xff) {
+          const next = this.data[this.pos + 1];
+          if (next === 0x00) this.pos += 2;
+          else if (next === 0xff) {
+            this.pos++; // fill byte before a marker
+            continue;
+          } else {
+            this.marker = next;
+            byte = 0;
+          }
+        } else this.pos++;
+      }
+      this.bits = (this.bits << 8) | byte;
+      this.count += 8;
+    }
+  }
+
+  readBit(): number {
+    if (this.count === 0) this.fill();
+    this.count--;
+    return (this.bits >>> this.count) & 1;
+  }
+
+  /** Reads n (0..16) bits as an unsigned number. */
+  readBits(n: number): number {
+    if (n === 0) return 0;
+    if (this.count < n) this.fill();
+    this.count -= n;
+    return (this.bits >>> this.count) & ((1 << n) - 1);
+  }
+
+  /** Reads n bits and sign-extends them as JPEG's magnitude categories do (F.2.2.1). */
+  receiveExtend(n: number): number {
+    if (n === 0) return 0;
+    if (n > 16) throw new ImageError('invalid', 'Corrupt JPEG: coefficient out of range.');
+    const value = this.readBits(n);
+    return value < 1 << (n - 1) ? value - (1 << n) + 1 : value;
+  }
+
+  decode(table: HuffmanTable | undefined): number {
+    if (!table) throw new ImageError('invalid', 'Corrupt JPEG: scan uses an undefined Huffman table.');
+    if (this.count < 16) this.fill();
+    const peek = (this.bits >>> (this.count - LOOKUP_BITS)) & ((1 << LOOKUP_BITS) - 1);
+    const entry = table.lookup[peek];
+    if (entry !== 0) {
+      this.count -= entry >> 8;
+      return entry & 0xff;
+    }
+    let code = peek;
+    let length = LOOKUP_BITS;
+    this.count -= LOOKUP_BITS;
+    while (code > table.maxCode[length]) {
+      code = (code << 1) | this.readBit();
+      length++;
+      if (length > 16) throw new ImageError('invalid', 'Corrupt JPEG: invalid Huffman code.');
+    }
+    return table.symbols[code + table.valOffset[length]];
+  }
+
+  /** Discards buffered bits (at a restart interval or the end of a scan). */
+  reset(): void {
+    this.bits = 0;
+    this.count = 0;
+  }
+
+  /** Consumes an expected RSTn marker; tolerates its absence (corrupt data then decodes as zeros). */
+  restart(): void {
+    this.reset();
+    if (this.marker === 0) {
+      // The marker may follow directly without having been reached by a refill.
+      while (this.pos + 1 < this.data.length && this.data[this.pos] === 0xff && this.data[this.pos + 1] === 0xff) this.pos++;
+      if (this.pos + 1 < this.data.length && this.data[this.pos] === 0xff && this.data[this.pos + 1] >= 0xd0 && this.data[this.pos + 1] <= 0xd7) {
+        this.pos += 2;
+      }
+      return;
+    }
+    if (this.marker >= 0xd0 && this.marker <= 0xd7) {
+      this.pos += 2;
+      this.marker = 0;
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Inverse DCT of an 8x8 block straight to N x N pixels (N = 8, 4, 2 or 1). Each output pixel is the
+ * mean of the 8/N x 8/N pixels the full 8x8 IDCT would give there - the same definition as
+ * libjpeg's reduced-size IDCTs (jidctred.c) - computed with a precomputed N x 8 basis per axis, so a
+ * reduced block costs a fraction of a full one. At N = 1 this is the block mean, F(0,0) / 8.
+ */
+
+/** basis[N][X * 8 + u]: mean over the 8/N full-size positions x of output X of c(u) cos((2x+1) u pi / 16) / 2. */
+const BASIS: Record<number, Float32Array> = {};
+for (const n of [1, 2, 4, 8]) {
+  const group = 8 / n;
+  const table = new Float32Array(n * 8);
+  for (let X = 0; X < n; X++) {
+    for (let u = 0; u < 8; u++) {
+      let sum = 0;
+      for (let x = X * group; x < (X + 1) * group; x++) sum += (u === 0 ? Math.SQRT1_2 : 1) * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+      table[X * 8 + u] = sum / group / 2;
+    }
+  }
+  BASIS[n] = table;
+}
+
+/** Zig-zag position -> natural (row-major 8x8) index. */
+export const ZIGZAG = new Uint8Array([
+  0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35,
+  42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62,
+  63,
+]);
+
+const work = new Float32Array(64);
+
+/**
+ * @param coefficients 64 dequantised coefficients in natural order
+ * @param n output size (8, 4, 2 or 1)
+ * @param out destination plane; the block lands at (x0, y0), clipped to outWidth x outHeight
+ */
+export function idctBlock(
+  coefficients: Float32Array,
+  n: number,
+  out: Uint8Array,
+  outWidth: number,
+  outHeight: number,
+  x0: number,
+  y0: number,
+): void {
+  if (n === 1) {
+    if (x0 < outWidth && y0 < outHeight) out[y0 * outWidth + x0] = clamp(coefficients[0] / 8 + 128);
+    return;
+  }
+  const basis = BASIS[n];
+  // Horizontal pass, row v of the coefficients -> work[v][X]; then the vertical pass over v.
+  for (let v = 0; v < 8; v++) {
+    const row = v * 8;
+    for (let X = 0; X < n; X++) {
+      let sum = 0;
+      const b = X * 8;
+      for (let u = 0; u < 8; u++) sum += basis[b + u] * coefficients[row + u];
+      work[v * 8 + X] = sum;
+    }
+  }
+  for (let Y = 0; Y < n; Y++) {
+    const oy = y0 + Y;
+    if (oy >= outHeight) break;
+    const b = Y * 8;
+    for (let X = 0; X < n; X++) {
+      const ox = x0 + X;
+      if (ox >= outWidth) break;
+      let sum = 0;
+      for (let v = 0; v < 8; v++) sum += basis[b + v] * work[v * 8 + X];
+      out[oy * outWidth + ox] = clamp(sum + 128);
+    }
+  }
+}
+
+function clamp(v: number): number {
+  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+}

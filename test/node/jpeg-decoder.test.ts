@@ -1,0 +1,108 @@
+/**
+ * The decode-to-size JPEG decoder (src/image/jpeg) against two oracles: jpeg-js at full resolution,
+ * and libjpeg-turbo's djpeg at the same DCT scale. Also: corrupt input only ever fails as ImageError.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ImageError } from '../../src/image/errors';
+import { decodeScaledLuma } from '../../src/image/jpeg/decoder';
+import { preprocessJpeg } from '../../src/preprocess';
+import { ensurePythonEnv } from '../../scripts/export/python-env';
+import { seededRandom } from '../../scripts/export/split';
+import { FIXTURE_DIR, buildFixtures, realXrays } from '../helpers/fixtures';
+import { DJPEG, djpegLuma, jpegJsLuma, psnr } from '../helpers/jpeg-oracle';
+
+const SIZES = ['1024x1024:gray:q75', '2048x2048:rgb420:q95', '2048x2048:gray:progressive', '3000x4000:gray:q85', '1200x900:rgb444:progressive:q80', '1001x777:rgb420'];
+
+/** Files to check: the Pillow fixtures, generated large images, and real X-rays (when ../shared is there). */
+function corpus(): { name: string; file: string }[] {
+  buildFixtures();
+  const sizes = join(FIXTURE_DIR, 'sizes');
+  if (!existsSync(join(sizes, '.done'))) {
+    mkdirSync(sizes, { recursive: true });
+    const python = ensurePythonEnv(() => undefined);
+    const run = spawnSync(python, [new URL('../../scripts/bench/make_images.py', import.meta.url).pathname, sizes, ...SIZES], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(run.stderr);
+    writeFileSync(join(sizes, '.done'), '');
+  }
+  const out = [join(FIXTURE_DIR, 'pillow'), sizes].flatMap((dir) =>
+    readdirSync(dir).filter((f) => f.endsWith('.jpg')).map((f) => ({ name: f, file: join(dir, f) })),
+  );
+  const real = realXrays(4);
+  if (real) {
+    const dir = join(FIXTURE_DIR, 'real');
+    mkdirSync(dir, { recursive: true });
+    for (const x of real) {
+      const file = join(dir, x.file.replace(/[^\w.]+/g, '_'));
+      writeFileSync(file, x.bytes); // a scratch copy under test/.fixtures (git-ignored) for djpeg to read
+      out.push({ name: `real ${x.file}`, file });
+    }
+  }
+  return out;
+}
+
+const files = corpus();
+
+describe('decoder against jpeg-js (full resolution)', () => {
+  it.each(files.map((f) => [f.name, f.file]))('%s', (_, file) => {
+    const bytes = new Uint8Array(readFileSync(file));
+    const oracle = jpegJsLuma(bytes);
+    const ours = decodeScaledLuma(bytes, oracle.width, oracle.height);
+    expect([ours.width, ours.height, ours.scale]).toEqual([oracle.width, oracle.height, 1]);
+    expect(psnr(ours.data, oracle.data)).toBeGreaterThan(45);
+  });
+});
+
+// Skipped only without djpeg (Debian's libjpeg-turbo-progs); .ci/run installs it and CI refuses to go without.
+if (process.env.CI && !existsSync(DJPEG)) throw new Error(`CI needs djpeg at ${DJPEG} (apt-get install libjpeg-turbo-progs)`);
+
+describe.skipIf(!existsSync(DJPEG))('decoder against libjpeg-turbo djpeg at the same scale: PSNR >= 40 dB', () => {
+  const threeComponent = files.filter((f) => !/cmyk|ycck/.test(f.name)); // djpeg -grayscale cannot convert CMYK
+  it.each(threeComponent.map((f) => [f.name, f.file]))('%s', (_, file) => {
+    const bytes = new Uint8Array(readFileSync(file));
+    for (const scale of [1, 2, 4, 8]) {
+      const reference = djpegLuma(file, scale)!;
+      const ours = decodeScaledLuma(bytes, reference.width, reference.height);
+      expect(ours.scale, `1/${scale}`).toBe(scale);
+      expect([ours.width, ours.height]).toEqual([reference.width, reference.height]);
+      expect(psnr(ours.data, reference.data), `1/${scale}`).toBeGreaterThanOrEqual(40);
+    }
+  });
+});
+
+describe('decode-to-size', () => {
+  it('picks the smallest DCT scale that keeps both sides at least the model input', () => {
+    const big = files.find((f) => f.name.startsWith('3000x4000'))!;
+    const bytes = new Uint8Array(readFileSync(big.file));
+    expect(decodeScaledLuma(bytes, 256, 256)).toMatchObject({ scale: 8, width: 375, height: 500 });
+    expect(decodeScaledLuma(bytes, 400, 256)).toMatchObject({ scale: 4, width: 750, height: 1000 });
+    const small = new Uint8Array(readFileSync(files.find((f) => f.name === 'gray-baseline.jpg')!.file));
+    expect(decodeScaledLuma(small, 256, 256).scale).toBe(1); // 300x400: no reduction keeps 256
+  });
+});
+
+describe('corrupt input', () => {
+  it('fails only with ImageError, never anything else, on 600 mutated JPEGs', () => {
+    const random = seededRandom(1234);
+    const fixtures = buildFixtures();
+    const seeds = ['gray-baseline', 'gray-progressive', 'rgb-420', 'rgb-444-progressive', 'cmyk-adobe', 'ycck-adobe'].map((n) => fixtures[n]);
+    let failures = 0;
+    for (let i = 0; i < 600; i++) {
+      const bytes = seeds[i % seeds.length].slice();
+      const kind = i % 4;
+      if (kind === 0) for (let k = 0; k < 1 + (i % 8); k++) bytes[Math.floor(random() * bytes.length)] ^= 1 << Math.floor(random() * 8);
+      else if (kind === 1) bytes.fill(Math.floor(random() * 256), Math.floor(random() * bytes.length), Math.floor(random() * bytes.length));
+      else if (kind === 2) for (let k = 0; k < 4; k++) bytes[Math.floor(random() * Math.min(bytes.length, 700))] = Math.floor(random() * 256); // headers
+      else bytes.copyWithin(Math.floor(random() * bytes.length), Math.floor(random() * bytes.length));
+      try {
+        preprocessJpeg(bytes, 256, { maxPixels: 20_000_000 });
+      } catch (error) {
+        if (!(error instanceof ImageError)) throw new Error(`case ${i}: ${String(error)}`);
+        failures++;
+      }
+    }
+    expect(failures).toBeGreaterThan(0); // the mutations do break things; all of it as ImageError
+  });
+});
