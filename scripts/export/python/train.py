@@ -181,7 +181,8 @@ def main() -> int:
         history, best, first_epoch = ckpt["history"], ckpt["best"], ckpt["epoch"] + 1
         log(f"resumed from {checkpoint_path} after epoch {ckpt['epoch']}")
 
-    started = time.time()
+    # Training time accumulates across resumed runs (each history row records it).
+    started = time.time() - (history[-1]["seconds"] if history else 0.0)
     for epoch in range(first_epoch, job["epochs"] + 1):
         model.train()
         freeze_backbone_batchnorm(model)
