@@ -16,20 +16,25 @@ export function jet(v: number): [number, number, number] {
   return [channel(3), channel(2), channel(1)];
 }
 
-/** Bilinear sample of the map at display pixel (x, y) of a width x height image. */
-function sample(cam: CamMap, x: number, y: number, width: number, height: number): number {
-  const fx = Math.min(cam.width - 1, Math.max(0, ((x + 0.5) / width) * cam.width - 0.5));
-  const fy = Math.min(cam.height - 1, Math.max(0, ((y + 0.5) / height) * cam.height - 0.5));
-  const x0 = Math.floor(fx);
-  const y0 = Math.floor(fy);
-  const x1 = Math.min(cam.width - 1, x0 + 1);
-  const y1 = Math.min(cam.height - 1, y0 + 1);
-  const tx = fx - x0;
-  const ty = fy - y0;
-  const v = cam.values;
-  const top = v[y0 * cam.width + x0] * (1 - tx) + v[y0 * cam.width + x1] * tx;
-  const bottom = v[y1 * cam.width + x0] * (1 - tx) + v[y1 * cam.width + x1] * tx;
-  return top * (1 - ty) + bottom * ty;
+/** jet() at 256 levels, premultiplied by the opacity, as R, G, B triples. */
+const JET_LUT = (() => {
+  const lut = new Float32Array(256 * 3);
+  for (let i = 0; i < 256; i++) lut.set(jet(i / 255).map((c) => c * OVERLAY_OPACITY), i * 3);
+  return lut;
+})();
+
+/** For each output index along an axis: the two map cells it falls between and the weight of the second. */
+function axis(outSize: number, cells: number): { lo: Int32Array; hi: Int32Array; t: Float32Array } {
+  const lo = new Int32Array(outSize);
+  const hi = new Int32Array(outSize);
+  const t = new Float32Array(outSize);
+  for (let i = 0; i < outSize; i++) {
+    const f = Math.min(cells - 1, Math.max(0, ((i + 0.5) / outSize) * cells - 0.5));
+    lo[i] = Math.floor(f);
+    hi[i] = Math.min(cells - 1, lo[i] + 1);
+    t[i] = f - lo[i];
+  }
+  return { lo, hi, t };
 }
 
 /** Returns interleaved RGB of the blended image plus its colour bar. */
@@ -40,12 +45,24 @@ export function renderOverlay(
   const { width, height } = luma;
   const outWidth = width + BAR_GAP + BAR_WIDTH;
   const rgb = new Uint8Array(outWidth * height * 3).fill(255);
+  const xs = axis(width, cam.width);
+  const ys = axis(height, cam.height);
+  const v = cam.values;
+  const keep = 1 - OVERLAY_OPACITY;
   for (let y = 0; y < height; y++) {
+    const top = ys.lo[y] * cam.width;
+    const bottom = ys.hi[y] * cam.width;
+    const ty = ys.t[y];
+    let o = y * outWidth * 3;
     for (let x = 0; x < width; x++) {
-      const grey = luma.data[y * width + x];
-      const colour = jet(sample(cam, x, y, width, height));
-      const o = (y * outWidth + x) * 3;
-      for (let c = 0; c < 3; c++) rgb[o + c] = Math.round((1 - OVERLAY_OPACITY) * grey + OVERLAY_OPACITY * colour[c]);
+      const tx = xs.t[x];
+      const a = v[top + xs.lo[x]] * (1 - tx) + v[top + xs.hi[x]] * tx;
+      const b = v[bottom + xs.lo[x]] * (1 - tx) + v[bottom + xs.hi[x]] * tx;
+      const level = Math.round((a * (1 - ty) + b * ty) * 255) * 3;
+      const grey = keep * luma.data[y * width + x];
+      rgb[o++] = grey + JET_LUT[level] + 0.5;
+      rgb[o++] = grey + JET_LUT[level + 1] + 0.5;
+      rgb[o++] = grey + JET_LUT[level + 2] + 0.5;
     }
     const colour = jet(1 - y / Math.max(1, height - 1));
     for (let x = width + BAR_GAP; x < outWidth; x++) rgb.set(colour, (y * outWidth + x) * 3);
