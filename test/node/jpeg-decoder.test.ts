@@ -83,6 +83,21 @@ describe('decode-to-size', () => {
   });
 });
 
+describe('progressive scan limit', () => {
+  it('refuses a progressive JPEG with more than 64 scans (a CPU bomb) as unsupported', () => {
+    const good = buildFixtures()['gray-progressive'];
+    let lastScan = -1;
+    for (let i = 2; i < good.length - 1; i++) if (good[i] === 0xff && good[i + 1] === 0xda) lastScan = i;
+    const eoi = good.length - 2;
+    const scan = good.subarray(lastScan, eoi);
+    const parts = [good.subarray(0, eoi), ...Array.from({ length: 70 }, () => scan), good.subarray(eoi)];
+    const bomb = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((offset, p) => (bomb.set(p, offset), offset + p.length), 0);
+    expect(() => preprocessJpeg(bomb, 256, { maxPixels: 1e8 })).toThrow(/more than 64 scans/);
+    expect(() => preprocessJpeg(good, 256, { maxPixels: 1e8 })).not.toThrow();
+  });
+});
+
 describe('corrupt input', () => {
   it('fails only with ImageError, never anything else, on 600 mutated JPEGs', () => {
     const random = seededRandom(1234);

@@ -45,7 +45,9 @@ def seed_everything(seed: int) -> None:
 
 
 def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Small rotations (+-7 deg), shifts (+-5 %), scale (0.9-1.1), brightness and contrast, on 0..255 tensors."""
+    """Small rotations (+-7 deg), shifts (+-5 %), scale (0.9-1.1), brightness and contrast, gamma, blur or
+    sharpening, and sensor noise, on 0..255 tensors. The last three stand in for what differs between the
+    training sources (mostly small, soft images) and real uploads (large, sharper, other scanners)."""
     n = x.shape[0]
     dev = x.device
 
@@ -62,7 +64,20 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     contrast = uniform(0.85, 1.15).view(n, 1, 1, 1)
     brightness = uniform(-20, 20).view(n, 1, 1, 1)
     mean = x.mean(dim=(2, 3), keepdim=True)
-    return ((x - mean) * contrast + mean + brightness).clamp(0, 255)
+    x = ((x - mean) * contrast + mean + brightness).clamp(0, 255)
+    gamma = torch.exp(uniform(-0.22, 0.22)).view(n, 1, 1, 1)  # gamma 0.8 .. 1.25
+    x = 255 * (x / 255).clamp(min=1e-6) ** gamma
+    # One blur kernel per batch; per image, amount < 0 blurs and amount > 0 sharpens (unsharp mask).
+    sigma = float(torch.rand(1, generator=generator)) * 1.0 + 0.4
+    taps = torch.arange(-2, 3, dtype=torch.float32)
+    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
+    kernel = (kernel / kernel.sum()).to(dev)
+    blurred = F.conv2d(F.pad(x, (2, 2, 0, 0), mode="replicate"), kernel.view(1, 1, 1, 5))
+    blurred = F.conv2d(F.pad(blurred, (0, 0, 2, 2), mode="replicate"), kernel.view(1, 1, 5, 1))
+    amount = uniform(-0.8, 1.0).view(n, 1, 1, 1)
+    x = x + amount * (x - blurred)
+    noise = uniform(0, 5).view(n, 1, 1, 1) * torch.randn(x.shape, generator=generator).to(dev)
+    return (x + noise).clamp(0, 255)
 
 
 class Progress:

@@ -53,7 +53,9 @@ interface Frame {
   mcusPerColumn: number;
 }
 
-const MAX_SCANS = 256;
+// Encoders write about 10 scans (libjpeg's default script) and rarely more than 20; every scan walks every block,
+// so a file with hundreds of tiny scans is a CPU bomb.
+const MAX_SCANS = 64;
 
 /**
  * Decodes `bytes` to luminance at the largest reduction (1/8 at most) that keeps both sides at
