@@ -36,7 +36,7 @@ const LIMITATIONS = [
 function usage(): string {
   return `usage: npm run export -- --data DIR [--manifest FILE] [--group-column unit]
   [--arch ${ARCHITECTURES.join('|')}] [--pretrained FILE] [--epochs N] [--batch-size N]
-  [--device auto|cuda|cpu] [--seed 42] [--recipe original|adamw] [--split 80/10/10]
+  [--device auto|cuda|cpu] [--seed 42] [--recipe original|adamw] [--augment basic|robust] [--split 80/10/10]
   [--out model.onnx] [--work .cache/export] [--quantize] [--resume] [--limit N]
        npm run export -- --setup-python   (only create the pinned Python environment)
        npm run export -- --gradcam-reference [--model model.onnx] IMAGE.jpg ...   (PyTorch autograd Grad-CAM maps, JSON)`;
@@ -55,6 +55,7 @@ async function main(): Promise<number> {
       device: { type: 'string', default: 'auto' },
       seed: { type: 'string', default: '42' },
       recipe: { type: 'string', default: 'original' },
+      augment: { type: 'string', default: 'basic' },
       split: { type: 'string', default: '80/10/10' },
       out: { type: 'string', default: 'model.onnx' },
       work: { type: 'string', default: '.cache/export' },
@@ -93,6 +94,7 @@ async function main(): Promise<number> {
   if (!ARCHITECTURES.includes(values.arch!)) return fail(`--arch must be one of ${ARCHITECTURES.join(', ')}`);
   if (!['auto', 'cuda', 'cpu'].includes(values.device!)) return fail('--device must be auto, cuda or cpu');
   if (!['original', 'adamw'].includes(values.recipe!)) return fail('--recipe must be original or adamw');
+  if (!['basic', 'robust'].includes(values.augment!)) return fail('--augment must be basic or robust');
   const epochs = Number(values.epochs);
   const batchSize = Number(values['batch-size']);
   const seed = Number(values.seed);
@@ -147,6 +149,7 @@ async function main(): Promise<number> {
     device: values.device,
     seed,
     recipe: values.recipe,
+    augment: values.augment,
     out,
     work,
     quantize: values.quantize,

@@ -44,9 +44,9 @@ def seed_everything(seed: int) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
-def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Small rotations (+-7 deg), shifts (+-5 %), scale (0.9-1.1), brightness and contrast, gamma, blur or
-    sharpening, and sensor noise, on 0..255 tensors. The last three stand in for what differs between the
+def augment(x: torch.Tensor, generator: torch.Generator, robust: bool = False) -> torch.Tensor:
+    """Small rotations (+-7 deg), shifts (+-5 %), scale (0.9-1.1), brightness and contrast, on 0..255 tensors.
+    `robust` adds gamma, blur or sharpening, and sensor noise: stand-ins for what differs between the
     training sources (mostly small, soft images) and real uploads (large, sharper, other scanners)."""
     n = x.shape[0]
     dev = x.device
@@ -65,6 +65,8 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     brightness = uniform(-20, 20).view(n, 1, 1, 1)
     mean = x.mean(dim=(2, 3), keepdim=True)
     x = ((x - mean) * contrast + mean + brightness).clamp(0, 255)
+    if not robust:
+        return x
     gamma = torch.exp(uniform(-0.22, 0.22)).view(n, 1, 1, 1)  # gamma 0.8 .. 1.25
     x = 255 * (x / 255).clamp(min=1e-6) ** gamma
     # One blur kernel per batch; per image, amount < 0 blurs and amount > 0 sharpens (unsharp mask).
@@ -211,7 +213,7 @@ def main() -> int:
                 continue  # BatchNorm1d needs two samples
             x = pixels.index_select(0, idx).to(device, non_blocking=True).unsqueeze(1).float()
             y = labels.index_select(0, idx.to(device))
-            x = augment(x, generator)
+            x = augment(x, generator, robust=job.get("augment") == "robust")
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits, _ = model(x)
                 loss = F.cross_entropy(logits.float(), y, weight=class_weights)
@@ -272,6 +274,7 @@ def main() -> int:
     training = dict(job["training_summary"])
     training.update({"architecture": job["arch"], "pretrained": os.path.basename(job["pretrained"]) if job.get("pretrained") else None,
                      "epochs": job["epochs"], "best_epoch": best["epoch"], "batch_size": batch, "recipe": job["recipe"],
+                     "augment": job.get("augment", "basic"),
                      "seed": job["seed"], "device": str(device) + (f" ({torch.cuda.get_device_name(0)})" if amp else ""),
                      "duration_seconds": round(duration, 1), "torch": torch.__version__, "history": history})
 
