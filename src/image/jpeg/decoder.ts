@@ -200,14 +200,12 @@ function chooseScale(width: number, height: number, minWidth: number, minHeight:
 }
 
 function allocate(frame: Frame, scale: number): void {
-  const n = 8 / scale;
   for (const c of frame.components) {
     if (!c.needed) continue;
     c.planeWidth = Math.ceil((Math.ceil((frame.width * c.h) / frame.maxH)) / scale);
     c.planeHeight = Math.ceil((Math.ceil((frame.height * c.v) / frame.maxV)) / scale);
     c.plane = new Uint8Array(c.planeWidth * c.planeHeight);
     if (frame.progressive) c.coefficients = new Int16Array(c.paddedBlocksPerLine * c.paddedBlocksPerColumn * 64);
-    if (n < 1) throw new Error('bad scale');
   }
 }
 
