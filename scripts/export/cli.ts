@@ -132,8 +132,11 @@ async function main(): Promise<number> {
     if (split[side].length === 0) return fail(`the ${side} split is empty: too few images or groups`);
   }
 
-  // The command that reproduces this model: --resume and --work change where, not what.
-  const args = process.argv.slice(2).filter((arg, i, all) => arg !== '--resume' && arg !== '--work' && all[i - 1] !== '--work' && !arg.startsWith('--work='));
+  // The command that reproduces this model: --resume, --work and --out change where, not what.
+  const where = ['--work', '--out'];
+  const args = process.argv
+    .slice(2)
+    .filter((arg, i, all) => arg !== '--resume' && !where.includes(arg) && !where.includes(all[i - 1]) && !where.some((w) => arg.startsWith(`${w}=`)));
   const command = ['npm run export --', ...args].join(' ');
   const job = {
     pixels: cache.pixels,

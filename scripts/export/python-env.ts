@@ -9,8 +9,21 @@ const REQUIREMENTS = join(EXPORT_DIR, 'requirements.txt');
 
 export class PythonError extends Error {}
 
-/** Returns the venv's python, creating or updating the venv when the requirements changed. */
+/**
+ * Returns the venv's python, creating or updating the venv when the requirements changed.
+ * `CXR_EXPORT_PYTHON` names an interpreter to use as it is instead (a GPU machine's own PyTorch, a
+ * conda env, an offline box): no venv is made and nothing is installed; its versions are printed.
+ */
 export function ensurePythonEnv(log: (line: string) => void, basePython = process.env.PYTHON ?? 'python3'): string {
+  const own = process.env.CXR_EXPORT_PYTHON;
+  if (own) {
+    const probe = spawnSync(own, ['-c', 'import torch, torchvision, onnx, onnxruntime, numpy, matplotlib; print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}, numpy {numpy.__version__}")'], { encoding: 'utf8' });
+    if (probe.error || probe.status !== 0) {
+      throw new PythonError(`CXR_EXPORT_PYTHON=${own} cannot import the training packages (${REQUIREMENTS}):\n${probe.stderr ?? probe.error}`);
+    }
+    log(`python: ${own} as it is (CXR_EXPORT_PYTHON): ${probe.stdout.trim()}; the pinned versions are in ${REQUIREMENTS}`);
+    return own;
+  }
   const venv = process.env.CXR_EXPORT_VENV ?? join(EXPORT_DIR, '.venv');
   const python = join(venv, 'bin', 'python');
   const stamp = join(venv, '.requirements.sha256');
