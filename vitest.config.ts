@@ -6,6 +6,8 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
 
 export default defineConfig({
   test: {
+    // The Worker's access log (one JSON line per request) would bury the test output; warnings and errors stay.
+    onConsoleLog: (log) => !log.startsWith('{"level":"info"'),
     projects: [
       {
         // Real requests through the Worker inside workerd (SELF.fetch), with the shipped model.onnx.

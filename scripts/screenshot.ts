@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePythonEnv } from './export/python-env';
-import { launchChromium, startDevServer } from './lib/local-browser';
+import { createLocalKey, launchChromium, startDevServer } from './lib/local-browser';
 
 const PORT = 8797;
 const dir = mkdtempSync(join(tmpdir(), 'screenshot-'));
@@ -17,11 +17,17 @@ const python = ensurePythonEnv((line) => console.log(line));
 spawnSync(python, [new URL('./bench/make_images.py', import.meta.url).pathname, dir, '1100x1300:gray'], { stdio: 'inherit' });
 const image = join(dir, readdirSync(dir)[0]);
 
-const stop = await startDevServer(PORT);
+const state = join(dir, 'state');
+const { key } = createLocalKey(state, 'screenshot');
+const stop = await startDevServer(PORT, ['--persist-to', state]);
 const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   await page.goto(`http://127.0.0.1:${PORT}/`);
+  await page.fill('#apikey', key);
+  await page.dispatchEvent('#apikey', 'change');
+  // The key is a throwaway for this local server; keep it out of the picture anyway.
+  await page.fill('#apikey', '');
   await page.waitForFunction(() => document.getElementById('metrics')?.querySelector('tr'));
   await page.setInputFiles('#file', image);
   await page.waitForSelector('#result:not([hidden]) .bar');

@@ -1,3 +1,5 @@
+import type { UsageMeter } from './metering/usage-meter';
+
 /** Bindings declared in wrangler.toml. */
 export interface Env {
   /** Largest accepted request body, in bytes. */
@@ -6,7 +8,36 @@ export interface Env {
   MAX_IMAGE_PIXELS: string;
   /** Memory a progressive JPEG's coefficients may take while decoding (baseline JPEGs stream and need none). */
   MAX_DECODE_MEMORY_BYTES: string;
+  /** "on" (the deployable default): every /v1 route needs a key. "off": open, for local trials only. */
+  AUTH: string;
+  /** Comma-separated origins allowed by CORS ("*" for any); empty: no cross-origin access. */
+  CORS_ORIGINS: string;
+  /** The rate limiter's period in seconds, as configured in [[ratelimits]] (sent as Retry-After). */
+  RATE_LIMIT_PERIOD_SECONDS: string;
+  /** "on": a Server-Timing header with per-stage durations (costs a zero-timer yield per stage). */
+  SERVER_TIMING?: string;
+  /** API key records by hash of the key (see src/auth/api-keys.ts). */
+  API_KEYS: KVNamespace;
+  /** One UsageMeter per key: the exact count of billable requests, and the quota check. */
+  USAGE_METER: DurableObjectNamespace<UsageMeter>;
+  /** Per-key request rate limit. */
+  RATE_LIMITER: RateLimit;
+  /** One data point per billable request, for dashboards. */
+  USAGE_EVENTS: AnalyticsEngineDataset;
 }
+
+/** Variables the middleware sets on the request context. */
+export interface Variables {
+  requestId: string;
+  /** The caller's key, or null when AUTH is off. */
+  apiKey: import('./auth/api-keys').ApiKeyRecord | null;
+  /** For the access log and the usage event: which model answered. */
+  modelVersion?: string;
+  /** For the usage event: bytes of the upload. */
+  bytesIn?: number;
+}
+
+export type AppEnv = { Bindings: Env; Variables: Variables };
 
 export interface Limits {
   maxUploadBytes: number;
@@ -23,7 +54,10 @@ export function readLimits(env: Partial<Env>): Limits {
   };
 }
 
-function positiveInt(value: string | undefined, fallback: number): number {
+/** Whether /v1 routes require an API key: anything but an explicit "off" means yes. */
+export const authRequired = (env: Partial<Env>) => (env.AUTH ?? 'on').trim().toLowerCase() !== 'off';
+
+export function positiveInt(value: string | undefined, fallback: number): number {
   const parsed = Number(value);
   return Number.isSafeInteger(parsed) && parsed > 0 ? parsed : fallback;
 }

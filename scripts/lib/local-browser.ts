@@ -2,14 +2,17 @@
  * A local `wrangler dev` of the Worker and Debian's headless Chromium, for the browser tests and
  * the README screenshot. Everything stays on loopback.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** Starts `wrangler dev` on `port` and resolves once /readyz answers 200; call the result to stop it. */
-export async function startDevServer(port: number): Promise<() => void> {
-  const server = spawn('npx', ['wrangler', 'dev', '--port', String(port)], {
+/**
+ * Starts `wrangler dev` on `port` and resolves once /readyz answers 200; call the result to stop it.
+ * @param extraArgs more wrangler dev arguments, e.g. `--persist-to DIR` (the local KV with test keys) or `--var AUTH:off`
+ */
+export async function startDevServer(port: number, extraArgs: string[] = []): Promise<() => void> {
+  const server = spawn('npx', ['wrangler', 'dev', '--port', String(port), ...extraArgs], {
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
     stdio: 'ignore',
     detached: true,
@@ -29,6 +32,16 @@ export async function startDevServer(port: number): Promise<() => void> {
     }
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/**
+ * Creates an API key in the local KV store under `persistTo` with `npm run keys` (what a user does)
+ * and returns it; pass `--persist-to persistTo` to startDevServer so the Worker sees it.
+ */
+export function createLocalKey(persistTo: string, name: string, quota = 1_000_000): { key: string; id: string } {
+  const result = spawnSync('npx', ['tsx', new URL('../keys.ts', import.meta.url).pathname, 'create', '--name', name, '--quota', String(quota), '--json', '--persist-to', persistTo], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`npm run keys failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').pop()!);
 }
 
 /** Headless Chromium with the flags that keep it off the network (this machine has none). */

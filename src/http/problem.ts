@@ -13,19 +13,27 @@ export const PROBLEMS = {
   payload_too_large: { status: 413, title: 'Payload too large' },
   image_too_large: { status: 413, title: 'Image too large' },
   invalid_parameter: { status: 400, title: 'Invalid parameter' },
+  unauthorized: { status: 401, title: 'Unauthorized' },
+  forbidden: { status: 403, title: 'Forbidden' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  quota_exceeded: { status: 429, title: 'Quota exceeded' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   model_unavailable: { status: 503, title: 'Model unavailable' },
   explanation_unavailable: { status: 501, title: 'Explanation unavailable' },
   internal_error: { status: 500, title: 'Internal error' },
+  metering_unavailable: { status: 503, title: 'Metering unavailable' },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
 
-/** Builds the problem+json response for `code`. */
-export function problemResponse(code: ProblemCode, detail: string, headers: Record<string, string> = {}): Response {
+/**
+ * Builds the problem+json response for `code`.
+ * @param extra further members of the body (e.g. `requestId` on a 500)
+ */
+export function problemResponse(code: ProblemCode, detail: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): Response {
   const { status, title } = PROBLEMS[code];
-  const body = { type: `urn:cxr-edge:problem:${code}`, title, status, detail, code };
+  const body = { type: `urn:cxr-edge:problem:${code}`, title, status, detail, code, ...extra };
   return new Response(JSON.stringify(body), {
     status,
     headers: { 'content-type': 'application/problem+json', ...headers },

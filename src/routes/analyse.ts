@@ -3,8 +3,9 @@
  * run it, and shape the classification JSON.
  */
 import type { Context } from 'hono';
-import { readLimits, type Env } from '../env';
+import { readLimits, type AppEnv } from '../env';
 import { problem } from '../http/problem';
+import { stageTimer } from '../http/server-timing';
 import { readJpegUpload } from '../http/upload';
 import { ImageError } from '../image/errors';
 import type { Classification } from '../inference/classifier';
@@ -25,12 +26,16 @@ export interface Analysis {
  * @param validate runs once the model is loaded and before any decoding (e.g. to check query parameters)
  */
 export async function analyseUpload(
-  c: Context<{ Bindings: Env }>,
+  c: Context<AppEnv>,
   options: { withFeatures?: boolean; displayLongSide?: number; validate?: (model: LoadedModel) => void } = {},
 ): Promise<Analysis> {
   const limits = readLimits(c.env);
+  const timer = stageTimer(c.env.SERVER_TIMING);
   const bytes = await readJpegUpload(c.req.raw, limits.maxUploadBytes);
+  c.set('bytesIn', bytes.length);
   const model = await requireModel();
+  await timer?.mark('read');
+  c.set('modelVersion', model.classifier.info.version);
   options.validate?.(model);
   let image: PreprocessedImage;
   try {
@@ -43,7 +48,12 @@ export async function analyseUpload(
     if (error instanceof ImageError) throw problem(IMAGE_PROBLEM[error.kind], error.message);
     throw error;
   }
+  await timer?.mark('decode');
   const result = await model.classifier.classify(image.pixels, options.withFeatures);
+  if (timer) {
+    await timer.mark('infer');
+    c.header('server-timing', timer.header());
+  }
   return { model, image, result };
 }
 

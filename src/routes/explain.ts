@@ -1,9 +1,10 @@
 import { Hono } from 'hono';
 import encodeJpeg from 'jpeg-js/lib/encoder.js';
-import type { Env } from '../env';
+import type { AppEnv } from '../env';
 import { encodePng } from '../explain/png';
 import { renderOverlay } from '../explain/overlay';
 import { problem } from '../http/problem';
+import { meter } from '../metering/billing';
 import { analyseUpload, classificationBody } from './analyse';
 
 /** Long side of the rendered overlay image, in pixels (never larger than the upload). */
@@ -14,7 +15,7 @@ export const OVERLAY_LONG_SIDE = 512;
  * (or NAME). JSON by default; `Accept: image/png` or `image/jpeg` returns the radiograph with the map
  * blended over it and a colour bar (blue 0 at the bottom, red 1 at the top).
  */
-export const explain = new Hono<{ Bindings: Env }>().post('/', async (c) => {
+export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) => {
   const accept = c.req.header('accept') ?? '';
   const format = /image\/png/i.test(accept) ? 'png' : /image\/jpe?g/i.test(accept) ? 'jpeg' : 'json';
   const requested = c.req.query('class');

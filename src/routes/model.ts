@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { Env } from '../env';
+import type { AppEnv } from '../env';
 import { problem } from '../http/problem';
 import { getModel, type LoadedModel } from '../inference/model';
 
@@ -15,7 +15,7 @@ export async function requireModel(): Promise<LoadedModel> {
 }
 
 /** `GET /v1/model`: the model card, straight from the model's metadata. */
-export const model = new Hono<{ Bindings: Env }>().get('/', async (c) => {
+export const model = new Hono<AppEnv>().get('/', async (c) => {
   const { info } = (await requireModel()).classifier;
   return c.json({
     name: info.name,
@@ -32,7 +32,7 @@ export const model = new Hono<{ Bindings: Env }>().get('/', async (c) => {
 });
 
 /** `GET /healthz` (the isolate answers) and `GET /readyz` (the model is loaded and usable). */
-export const health = new Hono<{ Bindings: Env }>()
+export const health = new Hono<AppEnv>()
   .get('/healthz', (c) => c.json({ status: 'ok' }))
   .get('/readyz', async (c) => {
     const { info } = (await requireModel()).classifier;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_PATH, launchChromium, startDevServer } from '../../scripts/lib/local-browser';
+import { CHROMIUM_PATH, createLocalKey, launchChromium, startDevServer } from '../../scripts/lib/local-browser';
 import { realXrays } from '../helpers/fixtures';
 
 const PORT = 8800 + Math.floor(Math.random() * 100);
@@ -24,11 +24,15 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
   const dir = mkdtempSync(join(tmpdir(), 'cxr-page-'));
   const xray = join(dir, 'xray.jpg');
   const notJpeg = join(dir, 'scan.png');
+  let key = '';
+  let auth: Record<string, string> = {};
 
   beforeAll(async () => {
     writeFileSync(xray, real![0].bytes);
     writeFileSync(notJpeg, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
-    stopServer = await startDevServer(PORT);
+    key = createLocalKey(join(dir, 'state'), 'browser test').key;
+    auth = { authorization: `Bearer ${key}` };
+    stopServer = await startDevServer(PORT, ['--persist-to', join(dir, 'state')]);
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(`${BASE}/`);
@@ -39,8 +43,11 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
     stopServer?.();
   });
 
-  it('shows the disclaimer and the model name, version and headline metrics from /v1/model', async () => {
-    const card = (await (await fetch(`${BASE}/v1/model`)).json()) as { name: string; version: string; classes: string[] };
+  it('asks for an API key, then shows the disclaimer and the model name, version and headline metrics from /v1/model', async () => {
+    await expect.poll(() => page.textContent('#model')).toMatch(/unavailable.*API key/i);
+    await page.fill('#apikey', key);
+    await page.dispatchEvent('#apikey', 'change');
+    const card = (await (await fetch(`${BASE}/v1/model`, { headers: auth })).json()) as { name: string; version: string; classes: string[] };
     await expect.poll(() => page.textContent('#model')).toContain(card.version);
     expect(await page.textContent('#model')).toContain(card.name);
     expect(await page.textContent('#model')).toMatch(/test accuracy \d+\.\d%/);
@@ -51,7 +58,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
   it('uploads a real X-ray and shows the API’s probabilities as bars and the heatmap overlay', async () => {
     await page.setInputFiles('#file', xray);
     await page.waitForSelector('#result:not([hidden]) .bar');
-    const api = (await (await fetch(`${BASE}/v1/classify`, { method: 'POST', body: real![0].bytes as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'image/jpeg' } })).json()) as {
+    const api = (await (await fetch(`${BASE}/v1/classify`, { method: 'POST', body: real![0].bytes as Uint8Array<ArrayBuffer>, headers: { ...auth, 'content-type': 'image/jpeg' } })).json()) as {
       prediction: { label: string };
       probabilities: Record<string, number>;
     };
@@ -86,6 +93,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
   it('fits a phone-sized screen without sideways scrolling', async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
     await phone.goto(`${BASE}/`);
+    await phone.fill('#apikey', key);
     await phone.setInputFiles('#file', xray);
     await phone.waitForSelector('#result:not([hidden]) .bar');
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);

@@ -76,6 +76,8 @@ print(json.dumps({
     const training = JSON.parse(meta.training);
     expect(training).toMatchObject({ architecture: 'mobilenet_v3_small', epochs: 1, seed: 42, device: 'cpu' });
     expect(training.data).toMatchObject({ images: 49, decoded: 48, skipped: 1, group_by: 'unit' });
+    // The recorded command reproduces the model: where it was written (--out, --work) is left out.
+    expect(training.command).toMatch(/^npm run export -- --data \S+ --manifest \S+ --epochs 1 --batch-size 16 --device cpu --quantize$/);
   });
 
   it('writes the model card, plots and an int8 variant next to the model', () => {
@@ -127,5 +129,21 @@ print(json.dumps({
     const result = runExport(['--data', empty]);
     expect(result.status).toBe(2);
     expect(result.output).toMatch(/class folder "B" has no images/);
+  });
+
+  it('uses the interpreter named by CXR_EXPORT_PYTHON as it is, and says clearly when it lacks the packages', () => {
+    const venvPython = ensurePythonEnv(() => undefined);
+    const saved = process.env.CXR_EXPORT_PYTHON;
+    try {
+      process.env.CXR_EXPORT_PYTHON = venvPython;
+      const lines: string[] = [];
+      expect(ensurePythonEnv((line) => lines.push(line))).toBe(venvPython);
+      expect(lines.join('\n')).toMatch(/as it is \(CXR_EXPORT_PYTHON\): torch \S+, torchvision \S+, onnx \S+, onnxruntime \S+/);
+      process.env.CXR_EXPORT_PYTHON = '/usr/bin/false';
+      expect(() => ensurePythonEnv(() => undefined)).toThrow(/CXR_EXPORT_PYTHON=\/usr\/bin\/false cannot import the training packages/);
+    } finally {
+      if (saved === undefined) delete process.env.CXR_EXPORT_PYTHON;
+      else process.env.CXR_EXPORT_PYTHON = saved;
+    }
   });
 });

@@ -12,6 +12,7 @@ import { preprocessJpeg } from '../../src/preprocess';
 import { ensurePythonEnv } from '../../scripts/export/python-env';
 import { seededRandom } from '../../scripts/export/split';
 import { FIXTURE_DIR, buildFixtures, realXrays } from '../helpers/fixtures';
+import { fuzzCase } from '../helpers/fuzz';
 import { DJPEG, djpegLuma, jpegJsLuma, psnr } from '../helpers/jpeg-oracle';
 
 const SIZES = ['1024x1024:gray:q75', '2048x2048:rgb420:q95', '2048x2048:gray:progressive', '3000x4000:gray:q85', '1200x900:rgb444:progressive:q80', '1001x777:rgb420'];
@@ -100,21 +101,15 @@ describe('progressive scan limit', () => {
 
 describe('corrupt input', () => {
   it('fails only with ImageError, never anything else, on 600 mutated JPEGs', () => {
-    const random = seededRandom(1234);
     const fixtures = buildFixtures();
-    const seeds = ['gray-baseline', 'gray-progressive', 'rgb-420', 'rgb-444-progressive', 'cmyk-adobe', 'ycck-adobe'].map((n) => fixtures[n]);
+    const sources = ['gray-baseline', 'gray-progressive', 'rgb-420', 'rgb-444-progressive', 'cmyk-adobe', 'ycck-adobe'].map((name) => ({ name, bytes: fixtures[name] }));
     let failures = 0;
     for (let i = 0; i < 600; i++) {
-      const bytes = seeds[i % seeds.length].slice();
-      const kind = i % 4;
-      if (kind === 0) for (let k = 0; k < 1 + (i % 8); k++) bytes[Math.floor(random() * bytes.length)] ^= 1 << Math.floor(random() * 8);
-      else if (kind === 1) bytes.fill(Math.floor(random() * 256), Math.floor(random() * bytes.length), Math.floor(random() * bytes.length));
-      else if (kind === 2) for (let k = 0; k < 4; k++) bytes[Math.floor(random() * Math.min(bytes.length, 700))] = Math.floor(random() * 256); // headers
-      else bytes.copyWithin(Math.floor(random() * bytes.length), Math.floor(random() * bytes.length));
+      const { bytes, mutation } = fuzzCase(sources, 1234, i);
       try {
         preprocessJpeg(bytes, 256, { maxPixels: 20_000_000 });
       } catch (error) {
-        if (!(error instanceof ImageError)) throw new Error(`case ${i}: ${String(error)}`);
+        if (!(error instanceof ImageError)) throw new Error(`case ${i} (${mutation}): ${String(error)}`);
         failures++;
       }
     }

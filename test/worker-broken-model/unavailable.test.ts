@@ -1,5 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { api } from '../worker/helpers';
 
 // This project bundles test/fixtures/broken.onnx in place of model.onnx (see vitest.config.ts).
 describe('a model that cannot load', () => {
@@ -7,7 +8,7 @@ describe('a model that cannot load', () => {
     for (let attempt = 0; attempt < 2; attempt++) {
       for (const res of [
         await SELF.fetch('http://cxr.test/readyz'),
-        await SELF.fetch('http://cxr.test/v1/classify', {
+        await api('/v1/classify', {
           method: 'POST',
           body: new Uint8Array([0xff, 0xd8, 0xff, 0xd9]),
           headers: { 'content-type': 'image/jpeg' },

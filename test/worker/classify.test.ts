@@ -1,9 +1,9 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { BASE, classify, fixture, type ClassifyBody } from './helpers';
+import { BASE, api, classify, fixture, type ClassifyBody } from './helpers';
 
 async function modelClasses(): Promise<string[]> {
-  const res = await SELF.fetch(`${BASE}/v1/model`);
+  const res = await api(`/v1/model`);
   return ((await res.json()) as { classes: string[] }).classes;
 }
 
@@ -60,7 +60,7 @@ describe('POST /v1/classify', () => {
     const bytes = fixture('gray-baseline');
     const form = new FormData();
     form.append('image', new Blob([bytes], { type: 'image/jpeg' }), 'xray.jpg');
-    const multipart = await SELF.fetch(`${BASE}/v1/classify`, { method: 'POST', body: form });
+    const multipart = await api(`/v1/classify`, { method: 'POST', body: form });
     expect(multipart.status).toBe(200);
     const raw = (await (await classify(bytes)).json()) as ClassifyBody;
     expect(((await multipart.json()) as ClassifyBody).probabilities).toEqual(raw.probabilities);
@@ -79,7 +79,7 @@ describe('POST /v1/classify', () => {
 
 describe('GET /v1/model, /healthz, /readyz', () => {
   it('serves the model card from the ONNX metadata', async () => {
-    const res = await SELF.fetch(`${BASE}/v1/model`);
+    const res = await api(`/v1/model`);
     expect(res.status).toBe(200);
     const card = (await res.json()) as Record<string, any>;
     expect(card.classes.length).toBeGreaterThanOrEqual(2);

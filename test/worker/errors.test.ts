@@ -1,6 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { BASE, classify, fixture, type ProblemBody } from './helpers';
+import { BASE, api, classify, fixture, type ProblemBody } from './helpers';
 
 async function expectProblem(res: Response, status: number, code: string): Promise<ProblemBody> {
   expect(res.status).toBe(status);
@@ -16,7 +16,7 @@ async function expectProblem(res: Response, status: number, code: string): Promi
 describe('errors are application/problem+json with a stable code', () => {
   it('415 unsupported_media_type for a PNG content type and for no content type', async () => {
     await expectProblem(await classify(fixture('gray-baseline'), 'image/png'), 415, 'unsupported_media_type');
-    const bare = await SELF.fetch(`${BASE}/v1/classify`, { method: 'POST', body: fixture('gray-baseline') });
+    const bare = await api(`/v1/classify`, { method: 'POST', body: fixture('gray-baseline') });
     // fetch labels a Uint8Array body with no type at all
     await expectProblem(bare, 415, 'unsupported_media_type');
   });
@@ -25,7 +25,7 @@ describe('errors are application/problem+json with a stable code', () => {
     await expectProblem(await classify(new Uint8Array(0)), 400, 'empty_body');
     const form = new FormData();
     form.append('file', new Blob([fixture('gray-baseline')]), 'x.jpg');
-    await expectProblem(await SELF.fetch(`${BASE}/v1/classify`, { method: 'POST', body: form }), 400, 'empty_body');
+    await expectProblem(await api(`/v1/classify`, { method: 'POST', body: form }), 400, 'empty_body');
   });
 
   it.each(['not-a-jpeg', 'truncated', 'header-only', 'corrupt-markers'])('400 invalid_image for %s', async (name) => {
@@ -59,10 +59,10 @@ describe('errors are application/problem+json with a stable code', () => {
 
   it('404 not_found and 405 method_not_allowed', async () => {
     await expectProblem(await SELF.fetch(`${BASE}/v2/nothing`), 404, 'not_found');
-    const res = await SELF.fetch(`${BASE}/v1/classify`);
+    const res = await api(`/v1/classify`);
     await expectProblem(res, 405, 'method_not_allowed');
     expect(res.headers.get('allow')).toBe('POST');
-    await expectProblem(await SELF.fetch(`${BASE}/v1/model`, { method: 'DELETE' }), 405, 'method_not_allowed');
+    await expectProblem(await api(`/v1/model`, { method: 'DELETE' }), 405, 'method_not_allowed');
   });
 
   it('keeps serving after every kind of bad upload', async () => {

@@ -1,13 +1,13 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
-import { BASE, fixture, fromBase64, type ClassifyBody, type ProblemBody } from './helpers';
+import { BASE, api, fixture, fromBase64, type ClassifyBody, type ProblemBody } from './helpers';
 
 interface ExplainBody extends ClassifyBody {
   explanation: { method: string; class: string; shape: [number, number]; map: number[][] };
 }
 
 function explain(body: Uint8Array, query = '', accept = 'application/json'): Promise<Response> {
-  return SELF.fetch(`${BASE}/v1/explain${query}`, { method: 'POST', body, headers: { 'content-type': 'image/jpeg', accept } });
+  return api(`/v1/explain${query}`, { method: 'POST', body, headers: { 'content-type': 'image/jpeg', accept } });
 }
 
 function pearson(a: number[], b: number[]): number {
@@ -32,7 +32,7 @@ describe('POST /v1/explain', () => {
     const res = await explain(jpeg);
     expect(res.status).toBe(200);
     const body = (await res.json()) as ExplainBody;
-    const classified = (await (await SELF.fetch(`${BASE}/v1/classify`, { method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' } })).json()) as ClassifyBody;
+    const classified = (await (await api(`/v1/classify`, { method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' } })).json()) as ClassifyBody;
     expect(body.probabilities).toEqual(classified.probabilities);
     expect(body.explanation.method).toBe('grad-cam');
     expect(body.explanation.class).toBe(classified.prediction.label);
@@ -46,7 +46,7 @@ describe('POST /v1/explain', () => {
   });
 
   it('explains the class named by ?class=, and refuses an unknown one', async () => {
-    const { classes } = (await (await SELF.fetch(`${BASE}/v1/model`)).json()) as { classes: string[] };
+    const { classes } = (await (await api(`/v1/model`)).json()) as { classes: string[] };
     const target = classes[classes.length - 1];
     const body = (await (await explain(fixture('rgb-420'), `?class=${encodeURIComponent(target)}`)).json()) as ExplainBody;
     expect(body.explanation.class).toBe(target);
@@ -90,7 +90,7 @@ const real = inject('realXrays');
 describe.skipIf(real === null)('Grad-CAM matches PyTorch autograd on real X-rays', () => {
   it('correlates with Pearson r >= 0.99 on at least 50 real X-rays', async () => {
     expect(real!.length).toBeGreaterThanOrEqual(50);
-    const { classes } = (await (await SELF.fetch(`${BASE}/v1/model`)).json()) as { classes: string[] };
+    const { classes } = (await (await api(`/v1/model`)).json()) as { classes: string[] };
     let worst = 1;
     for (const xray of real!) {
       const target = classes[xray.gradcam.classIndex];

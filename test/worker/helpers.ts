@@ -1,7 +1,30 @@
 import { SELF } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
+import { newApiKey, saveApiKey, type ApiKeyRecord } from '../../src/auth/api-keys';
 
 export const BASE = 'http://cxr.test';
+
+/** Creates an API key in the Worker's KV store, as `npm run keys -- create` would. */
+export async function createKey(name: string, quota = 1_000_000_000, revoked = false): Promise<{ key: string; record: ApiKeyRecord }> {
+  const created = await newApiKey(name, quota);
+  created.record.revoked = revoked;
+  await saveApiKey(env.API_KEYS, created.record);
+  return created;
+}
+
+let testKey: Promise<{ key: string; record: ApiKeyRecord }> | null = null;
+
+/** SELF.fetch of `path` with this test file's own API key (created on first use). */
+export async function api(path: string, init: RequestInit = {}): Promise<Response> {
+  testKey ??= createKey('worker tests');
+  const { key, record } = await testKey;
+  // Re-saved on each call: harmless, and independent of how the pool isolates storage between tests.
+  await saveApiKey(env.API_KEYS, record);
+  const headers = new Headers(init.headers);
+  if (!headers.has('authorization')) headers.set('authorization', `Bearer ${key}`);
+  return SELF.fetch(`${BASE}${path}`, { ...init, headers });
+}
 
 /** Fixture bytes by name (see test/helpers/fixtures.ts). */
 export function fixture(name: string): Uint8Array {
@@ -16,7 +39,7 @@ export function fromBase64(encoded: string): Uint8Array {
 
 /** POSTs a raw JPEG body to /v1/classify through the Worker. */
 export function classify(body: Uint8Array | string, contentType = 'image/jpeg'): Promise<Response> {
-  return SELF.fetch(`${BASE}/v1/classify`, { method: 'POST', body, headers: { 'content-type': contentType } });
+  return api('/v1/classify', { method: 'POST', body, headers: { 'content-type': contentType } });
 }
 
 export interface ClassifyBody {

@@ -1,0 +1,158 @@
+/**
+ * npm run fuzz [-- --cases 10000 --seed 1 --concurrency 4 --timeout-ms 5000]
+ *
+ * Mutated JPEGs (test/helpers/fuzz.ts: bit flips, overwrites, truncation, marker and segment-length
+ * corruption, huge or zero declared dimensions with tiny bodies, hundreds of progressive scans, splices,
+ * random bytes) from generated fixtures and, when ../shared is there, real X-rays, sent through the real
+ * request path: POST /v1/classify on `wrangler dev` (workerd) over loopback, AUTH off (access control has
+ * its own tests, and the rate limit would stop a run this size).
+ *
+ * A case fails on a 5xx, a status or problem code outside the documented ones, a non-problem+json error,
+ * no answer within the time bound, or the server dying. Failures are written to test/fuzz-regressions/
+ * (bytes for generated sources; for real X-rays only {source, seed, index}, never image bytes), which the
+ * Worker tests replay. Memory: the workerd process's resident set, sampled each second.
+ * Writes docs/fuzz-report.md; exits 1 on any failure.
+ */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startDevServer } from './lib/local-browser';
+import { buildFixtures, realXrays } from '../test/helpers/fixtures';
+import { EXPECTED_CODES, EXPECTED_STATUSES, MUTATIONS, fuzzCase, type FuzzSource } from '../test/helpers/fuzz';
+import { encodeJpeg, syntheticXray } from '../test/helpers/synthetic';
+import { seededRandom } from './export/split';
+
+const { values } = parseArgs({
+  options: {
+    cases: { type: 'string', default: '10000' },
+    seed: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '4' },
+    'timeout-ms': { type: 'string', default: '5000' },
+    port: { type: 'string', default: '8797' },
+  },
+});
+const CASES = Number(values.cases);
+const SEED = Number(values.seed);
+const TIMEOUT_MS = Number(values['timeout-ms']);
+const BASE = `http://127.0.0.1:${values.port}`;
+const REGRESSIONS = new URL('../test/fuzz-regressions/', import.meta.url).pathname;
+
+const fixtures = buildFixtures();
+const generated: FuzzSource[] = Object.entries(fixtures).map(([name, bytes]) => ({ name: `fixture:${name}`, bytes }));
+generated.push({ name: 'generated:1024-gray', bytes: encodeJpeg(1024, 1024, syntheticXray(1024, 2, 5, seededRandom(11)), 85) });
+const real: FuzzSource[] = (realXrays(4) ?? []).map((x) => ({ name: `cxr5:${x.file}`, bytes: x.bytes }));
+const sources = [...generated, ...real];
+console.log(`fuzz: ${CASES} cases, seed ${SEED}, ${generated.length} generated and ${real.length} real sources, concurrency ${values.concurrency}`);
+
+/** Resident set of the workerd processes (wrangler dev runs one), in bytes. */
+function workerdRss(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('workerd')) continue;
+      total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      /* gone */
+    }
+  }
+  return total;
+}
+
+const stop = await startDevServer(Number(values.port), ['--var', 'AUTH:off']);
+const statuses = new Map<string, number>();
+const perMutation = new Map<string, { cases: number; failures: number; maxMs: number }>(MUTATIONS.map((m) => [m, { cases: 0, failures: 0, maxMs: 0 }]));
+const failures: { index: number; mutation: string; source: string; reason: string }[] = [];
+const times: number[] = [];
+const rss: number[] = [];
+const sampler = setInterval(() => rss.push(workerdRss()), 1000);
+const started = Date.now();
+let next = 0;
+
+async function one(index: number): Promise<void> {
+  const c = fuzzCase(sources, SEED, index);
+  const stat = perMutation.get(c.mutation)!;
+  stat.cases++;
+  const t0 = performance.now();
+  let reason = '';
+  try {
+    const res = await fetch(`${BASE}/v1/classify`, {
+      method: 'POST',
+      body: c.bytes as Uint8Array<ArrayBuffer>,
+      headers: { 'content-type': 'image/jpeg' },
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    const text = await res.text();
+    let code = '';
+    if (res.status !== 200) {
+      if (res.headers.get('content-type') !== 'application/problem+json') reason = `status ${res.status} without problem+json`;
+      else code = (JSON.parse(text) as { code: string }).code;
+    }
+    statuses.set(`${res.status}${code ? ` ${code}` : ''}`, (statuses.get(`${res.status}${code ? ` ${code}` : ''}`) ?? 0) + 1);
+    if (!EXPECTED_STATUSES.has(res.status)) reason ||= `unexpected status ${res.status} ${code}`;
+    else if (code && !EXPECTED_CODES.has(code)) reason ||= `unexpected code ${code}`;
+  } catch (error) {
+    reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS} ms` : `request failed: ${String(error)}`;
+    statuses.set('no answer', (statuses.get('no answer') ?? 0) + 1);
+  }
+  const ms = performance.now() - t0;
+  times.push(ms);
+  stat.maxMs = Math.max(stat.maxMs, ms);
+  if (reason) {
+    stat.failures++;
+    failures.push({ index, mutation: c.mutation, source: c.source, reason });
+    const base = join(REGRESSIONS, `seed${SEED}-case${index}`);
+    const fromReal = c.recipe.source.startsWith('cxr5:') || c.recipe.other.startsWith('cxr5:');
+    if (fromReal) writeFileSync(`${base}.json`, JSON.stringify({ ...c.recipe, reason }, null, 2) + '\n');
+    else writeFileSync(`${base}.jpg`, c.bytes);
+    console.error(`FAIL case ${index} (${c.mutation} of ${c.source}): ${reason}`);
+  }
+}
+
+try {
+  await Promise.all(
+    Array.from({ length: Number(values.concurrency) }, async () => {
+      while (next < CASES) {
+        const index = next++;
+        await one(index);
+        if (index % 1000 === 999) console.log(`  ${index + 1}/${CASES}, ${failures.length} failures, workerd RSS ${(workerdRss() / 2 ** 20).toFixed(0)} MiB`);
+      }
+    }),
+  );
+  const health = await fetch(`${BASE}/healthz`).then((r) => r.status, () => 0);
+  if (health !== 200) failures.push({ index: -1, mutation: '-', source: '-', reason: `server not healthy after the run (${health})` });
+} finally {
+  clearInterval(sampler);
+  stop();
+}
+
+times.sort((a, b) => a - b);
+const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))];
+const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+const firstRss = rss.slice(0, 5);
+const lastRss = rss.slice(-5);
+const report = `# Fuzz report
+
+\`npm run fuzz -- --cases ${CASES} --seed ${SEED}\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}):
+${CASES} mutated JPEGs through POST /v1/classify on \`wrangler dev\` (workerd) over loopback, ${values.concurrency} in flight,
+${generated.length} generated sources and ${real.length} real X-rays from ../shared (mutated in memory, never written).
+Took ${((Date.now() - started) / 1000).toFixed(0)} s.
+
+**${failures.length} failures** (5xx, undocumented status or code, no answer within ${TIMEOUT_MS} ms, server down).
+
+| mutation | cases | failures | slowest (ms) |
+| --- | ---: | ---: | ---: |
+${[...perMutation].map(([m, s]) => `| ${m} | ${s.cases} | ${s.failures} | ${s.maxMs.toFixed(0)} |`).join('\n')}
+
+| answer | count |
+| --- | ---: |
+${[...statuses].sort((a, b) => b[1] - a[1]).map(([s, n]) => `| ${s} | ${n} |`).join('\n')}
+
+Time per case (client side): median ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${times[times.length - 1].toFixed(0)} ms.
+
+workerd resident memory (whole process: runtime, model, all isolates), sampled each second: first 5 s
+${firstRss.map(mib).join(', ')} MiB; last 5 s ${lastRss.map(mib).join(', ')} MiB; peak ${mib(Math.max(...rss))} MiB.
+${failures.length ? `\nFailures (saved under test/fuzz-regressions/):\n\n${failures.slice(0, 50).map((f) => `- case ${f.index} (${f.mutation} of ${f.source}): ${f.reason}`).join('\n')}\n` : ''}`;
+writeFileSync(new URL('../docs/fuzz-report.md', import.meta.url).pathname, report);
+console.log(report);
+process.exit(failures.length ? 1 : 0);

@@ -1,0 +1,36 @@
+/**
+ * Hostile uploads through the Worker: every saved fuzz regression, and a seeded batch of fresh mutations
+ * of the generated fixtures (the same engine as `npm run fuzz`), each answered 200 or with a documented
+ * problem, never a 5xx.
+ */
+import { describe, expect, inject, it } from 'vitest';
+import { EXPECTED_CODES, EXPECTED_STATUSES, MUTATIONS, fuzzCase } from '../helpers/fuzz';
+import { classify, fromBase64 } from './helpers';
+
+async function expectDocumentedAnswer(name: string, bytes: Uint8Array): Promise<number> {
+  const res = await classify(bytes);
+  const text = await res.text();
+  expect(EXPECTED_STATUSES.has(res.status), `${name}: status ${res.status} ${text.slice(0, 200)}`).toBe(true);
+  if (res.status !== 200) {
+    expect(res.headers.get('content-type'), name).toBe('application/problem+json');
+    expect(EXPECTED_CODES.has((JSON.parse(text) as { code: string }).code), `${name}: ${text.slice(0, 200)}`).toBe(true);
+  }
+  return res.status;
+}
+
+describe('hostile uploads', () => {
+  it('answers every saved fuzz regression with a documented status', async () => {
+    for (const { name, jpeg } of inject('fuzzRegressions')) await expectDocumentedAnswer(name, fromBase64(jpeg));
+  });
+
+  it('answers 300 seeded mutations of the fixtures (every mutation kind) with documented statuses', async () => {
+    const sources = Object.entries(inject('fixtures')).map(([name, b64]) => ({ name: `fixture:${name}`, bytes: fromBase64(b64) }));
+    const statuses: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const c = fuzzCase(sources, 20261127, i);
+      statuses.push(await expectDocumentedAnswer(`case ${i} (${c.mutation} of ${c.source})`, c.bytes));
+    }
+    expect(new Set(statuses).size).toBeGreaterThan(2); // the batch reaches success and several error kinds
+    expect(MUTATIONS.length).toBe(10);
+  });
+});
