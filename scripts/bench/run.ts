@@ -1,88 +1,201 @@
 /**
- * npm run bench: latency of the real request path, the Worker in workerd (`wrangler dev` on
- * loopback), measured by the client. Writes BENCHMARKS.md.
+ * npm run bench: the real request path in workerd against the native stack, on the same images and the
+ * same model.onnx, in one run. Writes BENCHMARKS.md (keeping the section `npm run load` writes).
  *
- * - cold: a fresh `wrangler dev` process (new isolate), time of the first /v1/classify (model load included)
- * - warm: N sequential requests per endpoint and image set after 3 warm-ups; median and p95
- * Images: synthetic radiographs at realistic sizes (scripts/bench/make_images.py) and, when present,
- * real X-rays from ../shared/data/cxr5 (read in place).
+ * - ours: `wrangler dev` as deployed (AUTH on, keys from `npm run keys`) with SERVER_TIMING on; end to end
+ *   is client-side over loopback (HTTP, key check and usage meter included); per stage from the
+ *   Server-Timing header: decode (JPEG decode to size + resize + orientation) and infer (onnxruntime-web,
+ *   WASM SIMD, one thread). Warm: N sequential requests after warm-ups; median and p95.
+ * - native: in this Node process, one thread each: sharp (libvips + libjpeg-turbo, shrink-on-load) to a
+ *   256x256 luminance image, then onnxruntime-node (intra-op threads 1). No HTTP.
+ * - cold: a fresh `wrangler dev` isolate's first /v1/classify, model load included.
+ * - memory per image (scripts/bench/memory.ts) and the bundle as `wrangler deploy --dry-run` writes it.
+ * Images: real X-rays from ../shared/data/cxr5 (read in place), the same upscaled to 2000x2000 (in a temp
+ * folder, never committed), and generated radiographs (scripts/bench/make_images.py): 1024², 2048²,
+ * 3000x4000, grayscale and 3-component, baseline and progressive, q75–q95.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as ortNode from 'onnxruntime-node';
+import sharp from 'sharp';
 import { ensurePythonEnv } from '../export/python-env';
 import { createLocalKey, startDevServer } from '../lib/local-browser';
 import { realXrays } from '../../test/helpers/fixtures';
 
 const PORT = 8796;
 const BASE = `http://127.0.0.1:${PORT}`;
-const RUNS = Number(process.env.BENCH_RUNS ?? 30);
+const RUNS = Number(process.env.BENCH_RUNS ?? 20);
+const ROOT = new URL('../../', import.meta.url).pathname;
 
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+const median = (xs: number[]) => quantile(xs, 0.5);
 
-// The deployable configuration (AUTH on): each request pays for the key check and, when billable, the
-// usage meter. Several keys, so the per-key rate limit (600 a minute) is never what is measured.
+// ---- images ----
+const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+const python = ensurePythonEnv(() => undefined);
+const generatedSpecs = ['1024x1024:gray:q95', '2048x2048:gray:q85', '2048x2048:rgb420:q90', '2048x2048:gray:progressive', '3000x4000:gray:q80', '3000x4000:rgb420:q75', '3000x4000:rgb444:progressive'];
+const made = spawnSync(python, [join(ROOT, 'scripts/bench/make_images.py'), dir, ...generatedSpecs], { encoding: 'utf8' });
+if (made.status !== 0) throw new Error(made.stderr);
+const sets: { name: string; files: string[]; explain?: boolean }[] = [];
+const real = realXrays(6);
+if (real) {
+  const realDir = mkdtempSync(join(tmpdir(), 'bench-real-'));
+  const files = real.map((x, i) => {
+    const file = join(realDir, `real-${i}.jpg`);
+    writeFileSync(file, x.bytes);
+    return file;
+  });
+  sets.push({ name: `real X-rays from cxr5 (${files.length}, 128–320 px)`, files, explain: true });
+  // The same X-rays at a realistic upload size: 2000x2000 grayscale, quality 90.
+  const up = await Promise.all(files.slice(0, 10).map(async (file, i) => {
+    const out = join(realDir, `up-${i}.jpg`);
+    await sharp(file).resize(2000, 2000, { fit: 'fill', kernel: 'lanczos3' }).grayscale().jpeg({ quality: 90 }).toFile(out);
+    return out;
+  }));
+  sets.push({ name: 'real X-rays upscaled to 2000x2000 gray q90 (10)', files: up, explain: true });
+}
+for (const line of made.stdout.trim().split('\n')) sets.push({ name: `generated ${line.split('/').pop()!.replace('.jpg', '')}`, files: [line] });
+
+// ---- ours: wrangler dev ----
 const state = mkdtempSync(join(tmpdir(), 'bench-state-'));
+// Several keys, so the per-key rate limit (600 a minute) is never what is measured.
 const keys = Array.from({ length: 4 }, (_, i) => createLocalKey(state, `bench ${i}`).key);
 let sent = 0;
+const devArgs = ['--persist-to', state, '--var', 'SERVER_TIMING:on'];
 
-async function time(path: string, body: Uint8Array, accept = 'application/json'): Promise<number> {
+interface Sample {
+  ms: number;
+  stages: Record<string, number>;
+}
+async function request(path: string, body: Uint8Array, accept = 'application/json'): Promise<Sample> {
   const authorization = `Bearer ${keys[sent++ % keys.length]}`;
   const start = performance.now();
   const res = await fetch(`${BASE}${path}`, { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'image/jpeg', accept, authorization } });
   await res.arrayBuffer();
+  const ms = performance.now() - start;
   if (!res.ok) throw new Error(`${path} answered ${res.status}`);
-  return performance.now() - start;
+  const stages = Object.fromEntries((res.headers.get('server-timing') ?? '').split(',').map((s) => /(\w+);dur=([\d.]+)/.exec(s)).filter((m) => m).map((m) => [m![1], Number(m![2])]));
+  return { ms, stages };
+}
+async function measure(path: string, images: Uint8Array[], accept?: string): Promise<Sample[]> {
+  for (let i = 0; i < 2; i++) await request(path, images[i % images.length], accept);
+  const samples: Sample[] = [];
+  for (let i = 0; i < RUNS; i++) samples.push(await request(path, images[i % images.length], accept));
+  return samples;
 }
 
-async function measure(path: string, images: Uint8Array[], accept?: string) {
-  for (let i = 0; i < 3; i++) await time(path, images[i % images.length], accept);
-  const samples: number[] = [];
-  for (let i = 0; i < RUNS; i++) samples.push(await time(path, images[i % images.length], accept));
-  samples.sort((a, b) => a - b);
-  return { median: quantile(samples, 0.5), p95: quantile(samples, 0.95) };
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'bench-'));
-const python = ensurePythonEnv(() => undefined);
-spawnSync(python, [new URL('./make_images.py', import.meta.url).pathname, dir, '1024x1024:gray', '1500x1600:gray', '1500x1600:rgb420', '1500x1600:gray:progressive'], { stdio: 'ignore' });
-const sets: [string, Uint8Array[]][] = readdirSync(dir).sort().map((f) => [`synthetic ${f.replace('.jpg', '')}`, [new Uint8Array(readFileSync(join(dir, f)))]]);
-const real = realXrays(6);
-if (real) sets.unshift([`real X-rays from cxr5 (${real.length}, 128–320 px)`, real.map((x) => x.bytes)]);
-
-const coldStop = await startDevServer(PORT, ['--persist-to', state]);
-const cold = await time('/v1/classify', sets[0][1][0]);
+const images = sets.map((s) => s.files.map((f) => new Uint8Array(readFileSync(f))));
+const coldStop = await startDevServer(PORT, devArgs);
+const cold = (await request('/v1/classify', images[0][0])).ms;
 coldStop();
 
-const stop = await startDevServer(PORT, ['--persist-to', state]);
-const rows: string[] = [];
+const stop = await startDevServer(PORT, devArgs);
+const ours: { classify: Sample[]; explain?: Sample[]; png?: Sample[] }[] = [];
 try {
-  for (const [name, images] of sets) {
-    const classify = await measure('/v1/classify', images);
-    const explain = await measure('/v1/explain', images);
-    const png = await measure('/v1/explain', images, 'image/png');
-    rows.push(`| ${name} | ${classify.median.toFixed(1)} / ${classify.p95.toFixed(1)} | ${explain.median.toFixed(1)} / ${explain.p95.toFixed(1)} | ${(explain.median / classify.median).toFixed(2)} | ${png.median.toFixed(1)} / ${png.p95.toFixed(1)} |`);
-    console.log(rows[rows.length - 1]);
+  for (const [i, set] of sets.entries()) {
+    const classify = await measure('/v1/classify', images[i]);
+    const row: (typeof ours)[number] = { classify };
+    if (set.explain) {
+      row.explain = await measure('/v1/explain', images[i]);
+      row.png = await measure('/v1/explain', images[i], 'image/png');
+    }
+    ours.push(row);
+    console.log(`${set.name}: classify median ${median(classify.map((s) => s.ms)).toFixed(1)} ms`);
   }
 } finally {
   stop();
 }
 
+// ---- native: sharp + onnxruntime-node, one thread each ----
+sharp.concurrency(1);
+sharp.cache(false);
+const session = await ortNode.InferenceSession.create(join(ROOT, 'model.onnx'), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+async function native(bytes: Uint8Array): Promise<{ decode: number; infer: number }> {
+  const t0 = performance.now();
+  const pixels = await sharp(bytes).grayscale().resize(256, 256, { fit: 'fill' }).raw().toBuffer();
+  const t1 = performance.now();
+  await session.run({ image: new ortNode.Tensor('float32', Float32Array.from(pixels), [1, 1, 256, 256]) });
+  return { decode: t1 - t0, infer: performance.now() - t1 };
+}
+const nativeRows: { decode: number[]; infer: number[]; total: number[] }[] = [];
+for (const set of images) {
+  for (let i = 0; i < 3; i++) await native(set[i % set.length]);
+  const row = { decode: [] as number[], infer: [] as number[], total: [] as number[] };
+  for (let i = 0; i < RUNS; i++) {
+    const r = await native(set[i % set.length]);
+    row.decode.push(r.decode);
+    row.infer.push(r.infer);
+    row.total.push(r.decode + r.infer);
+  }
+  nativeRows.push(row);
+}
+
+// ---- memory and bundle ----
+const memoryFiles = sets.filter((s) => !s.name.startsWith('real X-rays from')).map((s) => s.files[0]);
+const memory = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench/memory.ts'), ...memoryFiles], { encoding: 'utf8' });
+const outdir = mkdtempSync(join(tmpdir(), 'bench-bundle-'));
+spawnSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', outdir], { encoding: 'utf8', env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' } });
+const bundleFiles = readdirSync(outdir).filter((f) => statSync(join(outdir, f)).isFile() && !f.endsWith('.map'));
+const raw = bundleFiles.reduce((n, f) => n + statSync(join(outdir, f)).size, 0);
+const gz = bundleFiles.reduce((n, f) => n + gzipSync(readFileSync(join(outdir, f)), { level: 9 }).length, 0);
+
+// ---- report ----
+const f1 = (v: number) => v.toFixed(1);
+const mp = (stats: Sample[], key: string) => median(stats.map((s) => s.stages[key] ?? NaN));
+const rows = sets.map((set, i) => {
+  const o = ours[i].classify;
+  const n = nativeRows[i];
+  const e2e = median(o.map((s) => s.ms));
+  return `| ${set.name} | ${f1(e2e)} / ${f1(quantile(o.map((s) => s.ms), 0.95))} | ${f1(mp(o, 'decode'))} | ${f1(mp(o, 'infer'))} | ${f1(median(n.total))} | ${f1(median(n.decode))} | ${f1(median(n.infer))} | **${(e2e / median(n.total)).toFixed(1)}×** | **${(mp(o, 'decode') / median(n.decode)).toFixed(1)}×** |`;
+});
+const explainRows = sets.flatMap((set, i) => {
+  const r = ours[i];
+  if (!r.explain || !r.png) return [];
+  const c = median(r.classify.map((s) => s.ms));
+  const e = median(r.explain.map((s) => s.ms));
+  return [`| ${set.name} | ${f1(c)} | ${f1(e)} / ${f1(quantile(r.explain.map((s) => s.ms), 0.95))} | ${(e / c).toFixed(2)} | ${f1(median(r.png.map((s) => s.ms)))} / ${f1(quantile(r.png.map((s) => s.ms), 0.95))} |`];
+});
+const previous = readFileSync(join(ROOT, 'BENCHMARKS.md'), 'utf8');
+const loadSection = /<!-- load -->[\s\S]*<!-- \/load -->/.exec(previous)?.[0] ?? '';
 const report = `# Benchmarks
 
-Generated by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}).
-The Worker runs in workerd through \`wrangler dev\`; times are client-side over loopback, in milliseconds,
-${RUNS} sequential requests per cell after 3 warm-ups, with the shipped model.onnx.
+Generated by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}), with the shipped
+model.onnx. **Ours**: the Worker in workerd (\`wrangler dev\`, AUTH on, keys made by \`npm run keys\`), times taken by
+the client over loopback (HTTP, key check and usage meter included); *decode* (JPEG decoded straight to a reduced
+size, resize, orientation) and *infer* (onnxruntime-web, WASM SIMD, one thread) from the Worker's Server-Timing
+header (workerd's clock has 1 ms steps). **Native**: sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}, shrink-on-load) to 256×256
+luminance, then onnxruntime-node ${ortNode.env.versions?.node ?? ''} on one thread, in-process (no HTTP), on the same images.
+${RUNS} sequential requests per cell after warm-ups; medians unless marked p95; milliseconds.
 
-Cold start (fresh \`wrangler dev\` isolate, first /v1/classify including model load): **${cold.toFixed(0)} ms**.
+Cold start (fresh \`wrangler dev\` isolate, first /v1/classify including model load): **${cold.toFixed(0)} ms** (target ≤ 500).
 
-| images | /v1/classify median / p95 | /v1/explain (JSON) median / p95 | explain ÷ classify (median) | /v1/explain (PNG overlay) median / p95 |
-| --- | ---: | ---: | ---: | ---: |
+| images | ours end to end median / p95 | ours decode | ours infer | native total | native decode (sharp) | native infer | end to end ÷ native | decode ÷ sharp |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}
 
-JPEGs are decoded straight to a reduced size by src/image/jpeg. The comparison with the native stack
-(sharp + onnxruntime-node) and per-stage timings are still to come (the "Fast and lean request path" issue).
+Targets: end to end on 2000-px grayscale X-rays ≤ 3× native; decode + preprocess ≤ 3× sharp.
+
+| images | classify | explain (JSON) median / p95 | explain ÷ classify | explain (PNG overlay) median / p95 |
+| --- | ---: | ---: | ---: | ---: |
+${explainRows.join('\n')}
+
+## Memory per image
+
+\`npx tsx scripts/bench/memory.ts IMAGES\` (method in its header: model = ORT's WASM memory + JS heap after one
+inference, in a fresh V8; one request = peak resident-set growth while decoding and preprocessing; two in flight =
+model + one request + the other's body and tensors). Target: a 12-megapixel 3-component JPEG ≤ 64 MB.
+
+${memory.stdout.trim()}
+
+## Bundle
+
+\`wrangler deploy --dry-run\`: ${bundleFiles.length} files, **${(raw / 2 ** 20).toFixed(2)} MiB raw, ${(gz / 2 ** 20).toFixed(2)} MiB gzipped**
+(Workers limits: 3 MB compressed on the free plan, 10 MB on paid plans: ${gz <= 3 * 2 ** 20 ? 'fits both' : gz <= 10 * 2 ** 20 ? 'fits the paid plan only' : 'fits neither'}).
+
+${loadSection}
 `;
-writeFileSync(new URL('../../BENCHMARKS.md', import.meta.url).pathname, report);
-console.log(`cold start ${cold.toFixed(0)} ms; wrote BENCHMARKS.md`);
+writeFileSync(join(ROOT, 'BENCHMARKS.md'), report);
+console.log(report);

@@ -210,21 +210,33 @@ function allocate(frame: Frame, scale: number): void {
 }
 
 const blockBuffer = new Int32Array(64);
+// Kept all-zero between blocks: transformBlock clears exactly the entries it set.
 const dequantised = new Float32Array(64);
+const touched = new Uint8Array(64);
 
 function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: Int32Array | Int16Array, offset: number, row: number, col: number): void {
   const q = quant[c.tq];
   if (!q) throw new ImageError('invalid', 'Corrupt JPEG: missing quantisation table.');
   const n = 8 / scale;
-  dequantised.fill(0);
+  if (n === 1) {
+    // 1/8 scale needs the DC coefficient alone.
+    dequantised[0] = zz[offset] * q[0];
+    idctBlock(dequantised, 1, c.plane!, c.planeWidth, c.planeHeight, col, row, 1);
+    return;
+  }
+  let rows = 0; // bit v set: coefficient row v has a nonzero value (most rows of real blocks are all zero)
+  let used = 0;
   for (let k = 0; k < 64; k++) {
     const v = zz[offset + k];
     if (v !== 0) {
       const natural = ZIGZAG[k];
       dequantised[natural] = v * q[natural];
+      touched[used++] = natural;
+      rows |= 1 << (natural >> 3);
     }
   }
-  idctBlock(dequantised, n, c.plane!, c.planeWidth, c.planeHeight, col * n, row * n);
+  idctBlock(dequantised, n, c.plane!, c.planeWidth, c.planeHeight, col * n, row * n, rows);
+  for (let i = 0; i < used; i++) dequantised[touched[i]] = 0;
 }
 
 function transformAll(c: Component, quant: Float32Array[], scale: number): void {
@@ -323,8 +335,17 @@ function decodeBaseline(reader: BitReader, c: Component, block: Int32Array): voi
   const t = reader.decode(c.dcTable);
   c.pred += t === 0 ? 0 : reader.receiveExtend(t);
   block[0] = c.pred;
+  const table = c.acTable;
+  if (!table) throw new ImageError('invalid', 'Corrupt JPEG: scan uses an undefined Huffman table.');
   for (let k = 1; k < 64; ) {
-    const rs = reader.decode(c.acTable);
+    const fast = reader.decodeAcFast(table);
+    if (fast !== 0) {
+      k += (fast >> 8) & 15;
+      if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
+      block[k++] = fast >> 16;
+      continue;
+    }
+    const rs = reader.decode(table);
     const s = rs & 15;
     const r = rs >> 4;
     if (s === 0) {
@@ -340,8 +361,18 @@ function decodeBaseline(reader: BitReader, c: Component, block: Int32Array): voi
 
 function decodeAcFirst(reader: BitReader, c: Component, coef: Int16Array, offset: number, ss: number, se: number, al: number, eobrun: number): number {
   if (eobrun > 0) return eobrun - 1;
+  const table = c.acTable;
+  if (!table) throw new ImageError('invalid', 'Corrupt JPEG: scan uses an undefined Huffman table.');
   for (let k = ss; k <= se; ) {
-    const rs = reader.decode(c.acTable);
+    const fast = reader.decodeAcFast(table);
+    if (fast !== 0) {
+      k += (fast >> 8) & 15;
+      if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
+      coef[offset + k] = (fast >> 16) * (1 << al);
+      k++;
+      continue;
+    }
+    const rs = reader.decode(table);
     const s = rs & 15;
     const r = rs >> 4;
     if (s === 0) {

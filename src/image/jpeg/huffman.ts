@@ -12,6 +12,12 @@ export interface HuffmanTable {
   maxCode: Int32Array;
   valOffset: Int32Array;
   symbols: Uint8Array;
+  /**
+   * For AC tables, the next LOOKUP_BITS bits decoded all at once when the code and the coefficient's
+   * extra bits both fit: (value << 16) | (run << 8) | bits used; 0 otherwise (longer codes, EOB, ZRL).
+   * Most coefficients of real images take this path, saving a second read per coefficient.
+   */
+  fastAc: Int32Array;
 }
 
 /** Builds a table from a DHT segment's 16 code counts and its symbols. */
@@ -35,7 +41,19 @@ export function buildHuffmanTable(counts: Uint8Array, symbols: Uint8Array): Huff
     code <<= 1;
   }
   maxCode[17] = 0x7fffffff; // sentinel: no code is longer than 16 bits
-  return { lookup, maxCode, valOffset, symbols };
+  const fastAc = new Int32Array(1 << LOOKUP_BITS);
+  for (let peek = 0; peek < fastAc.length; peek++) {
+    const entry = lookup[peek];
+    if (entry === 0) continue;
+    const length = entry >> 8;
+    const size = entry & 15;
+    const run = (entry >> 4) & 15;
+    if (size === 0 || length + size > LOOKUP_BITS) continue;
+    const extra = (peek >> (LOOKUP_BITS - length - size)) & ((1 << size) - 1);
+    const value = extra < 1 << (size - 1) ? extra - (1 << size) + 1 : extra;
+    fastAc[peek] = (value << 16) | (run << 8) | (length + size);
+  }
+  return { lookup, maxCode, valOffset, symbols, fastAc };
 }
 
 /**
@@ -95,6 +113,14 @@ export class BitReader {
     if (n > 16) throw new ImageError('invalid', 'Corrupt JPEG: coefficient out of range.');
     const value = this.readBits(n);
     return value < 1 << (n - 1) ? value - (1 << n) + 1 : value;
+  }
+
+  /** One AC coefficient through `table.fastAc`: its packed entry (bits consumed), or 0 to take the slow path. */
+  decodeAcFast(table: HuffmanTable): number {
+    if (this.count < 16) this.fill();
+    const entry = table.fastAc[(this.bits >>> (this.count - LOOKUP_BITS)) & ((1 << LOOKUP_BITS) - 1)];
+    if (entry !== 0) this.count -= entry & 0xff;
+    return entry;
   }
 
   decode(table: HuffmanTable | undefined): number {

@@ -42,6 +42,7 @@ export function idctBlock(
   outHeight: number,
   x0: number,
   y0: number,
+  rows = 0xff,
 ): void {
   if (n === 1) {
     if (x0 < outWidth && y0 < outHeight) out[y0 * outWidth + x0] = clamp(coefficients[0] / 8 + 128);
@@ -49,7 +50,9 @@ export function idctBlock(
   }
   const basis = BASIS[n];
   // Horizontal pass, row v of the coefficients -> work[v][X]; then the vertical pass over v.
+  // Rows flagged all-zero in `rows` are skipped in both passes: they would only add exact zeros.
   for (let v = 0; v < 8; v++) {
+    if (!(rows & (1 << v))) continue;
     const row = v * 8;
     for (let X = 0; X < n; X++) {
       let sum = 0;
@@ -66,7 +69,7 @@ export function idctBlock(
       const ox = x0 + X;
       if (ox >= outWidth) break;
       let sum = 0;
-      for (let v = 0; v < 8; v++) sum += basis[b + v] * work[v * 8 + X];
+      for (let v = 0; v < 8; v++) if (rows & (1 << v)) sum += basis[b + v] * work[v * 8 + X];
       out[oy * outWidth + ox] = clamp(sum + 128);
     }
   }

@@ -1,0 +1,36 @@
+/**
+ * The Worker isolate's own memory, read from `wrangler dev` through its DevTools inspector (start it with
+ * `--inspector-port N`): a full garbage collection, then V8's heap usage. This is what counts against the
+ * 128 MB isolate limit (with ORT's WASM memory, which does not grow after the first inference), unlike the
+ * workerd process's resident set, which also holds the runtime, local storage and dev tooling, and grows
+ * by itself under wrangler dev even for a hello-world Worker.
+ */
+import WebSocket from 'ws';
+
+export interface IsolateHeap {
+  /** Bytes of the JS heap in use after a full GC. */
+  used: number;
+  /** Bytes the embedder (workerd) reports as held for the isolate outside the JS heap. */
+  embedder: number;
+}
+
+/** Forces a GC in the Worker's isolate and reads its heap usage. */
+export function isolateHeap(inspectorPort: number): Promise<IsolateHeap> {
+  return new Promise((resolve, reject) => {
+    // wrangler's inspector proxy only admits DevTools origins.
+    const ws = new WebSocket(`ws://127.0.0.1:${inspectorPort}/ws`, { headers: { Origin: 'https://devtools.devprod.cloudflare.dev' } });
+    const timer = setTimeout(() => (ws.terminate(), reject(new Error('inspector did not answer'))), 15_000);
+    ws.on('error', (error) => (clearTimeout(timer), reject(error)));
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+      ws.send(JSON.stringify({ id: 2, method: 'Runtime.getHeapUsage' }));
+    });
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { id?: number; result?: { usedSize: number; embedderHeapUsedSize?: number } };
+      if (message.id !== 2 || !message.result) return;
+      clearTimeout(timer);
+      ws.close();
+      resolve({ used: message.result.usedSize, embedder: message.result.embedderHeapUsedSize ?? 0 });
+    });
+  });
+}
