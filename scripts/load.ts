@@ -49,7 +49,7 @@ const ALLOWED: Record<Kind, Set<string>> = {
   classify: new Set(['200', '429 rate_limited']),
   explain: new Set(['200', '429 rate_limited']),
   // A mutated JPEG can still be a valid one: then it is classified (and billed) like any other.
-  'bad upload': new Set(['200', '400 invalid_image', '400 empty_body', '413 image_too_large', '415 unsupported_media_type', '422 unsupported_image', '429 rate_limited']),
+  'bad upload': new Set(['200', '400 invalid_image', '400 empty_body', '413 image_too_large', '413 payload_too_large', '415 unsupported_media_type', '422 unsupported_image', '429 rate_limited']),
   'unknown key': new Set(['401 unauthorized']),
   'revoked key': new Set(['403 forbidden']),
   'no credentials': new Set(['401 unauthorized']),
