@@ -10,13 +10,15 @@
  * A case fails on a 5xx, a status or problem code outside the documented ones, a non-problem+json error,
  * no answer within the time bound, or the server dying. Failures are written to test/fuzz-regressions/
  * (bytes for generated sources; for real X-rays only {source, seed, index}, never image bytes), which the
- * Worker tests replay. Memory: the workerd process's resident set, sampled each second.
+ * Worker tests replay. Memory: the Worker isolate's heap after GC (inspector) after warm-up and at the end,
+ * and the workerd process's resident set each second.
  * Writes docs/fuzz-report.md; exits 1 on any failure.
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isolateHeap, workerdResidentBytes } from './lib/inspector';
 import { startDevServer } from './lib/local-browser';
 import { buildFixtures, realXrays } from '../test/helpers/fixtures';
 import { EXPECTED_CODES, EXPECTED_STATUSES, MUTATIONS, fuzzCase, type FuzzSource } from '../test/helpers/fuzz';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     'timeout-ms': { type: 'string', default: '5000' },
     port: { type: 'string', default: '8797' },
+    'inspector-port': { type: 'string', default: '9237' },
   },
 });
 const CASES = Number(values.cases);
@@ -45,29 +48,19 @@ const real: FuzzSource[] = (realXrays(4) ?? []).map((x) => ({ name: `cxr5:${x.fi
 const sources = [...generated, ...real];
 console.log(`fuzz: ${CASES} cases, seed ${SEED}, ${generated.length} generated and ${real.length} real sources, concurrency ${values.concurrency}`);
 
-/** Resident set of the workerd processes (wrangler dev runs one), in bytes. */
-function workerdRss(): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('workerd')) continue;
-      total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    } catch {
-      /* gone */
-    }
-  }
-  return total;
-}
 
-const stop = await startDevServer(Number(values.port), ['--var', 'AUTH:off']);
+const INSPECTOR = Number(values['inspector-port']);
+const stop = await startDevServer(Number(values.port), ['--var', 'AUTH:off', '--inspector-port', String(INSPECTOR)]);
 const statuses = new Map<string, number>();
 const perMutation = new Map<string, { cases: number; failures: number; maxMs: number }>(MUTATIONS.map((m) => [m, { cases: 0, failures: 0, maxMs: 0 }]));
 const failures: { index: number; mutation: string; source: string; reason: string }[] = [];
 const times: number[] = [];
 const rss: number[] = [];
-const sampler = setInterval(() => rss.push(workerdRss()), 1000);
+const sampler = setInterval(() => rss.push(workerdResidentBytes()), 1000);
 const started = Date.now();
 let next = 0;
+let heapAfterWarmup = NaN;
+let heapAtEnd = NaN;
 
 async function one(index: number): Promise<void> {
   const c = fuzzCase(sources, SEED, index);
@@ -109,16 +102,21 @@ async function one(index: number): Promise<void> {
   }
 }
 
+const mibText = (b: number) => (b / 2 ** 20).toFixed(1);
 try {
   await Promise.all(
     Array.from({ length: Number(values.concurrency) }, async () => {
       while (next < CASES) {
         const index = next++;
         await one(index);
-        if (index % 1000 === 999) console.log(`  ${index + 1}/${CASES}, ${failures.length} failures, workerd RSS ${(workerdRss() / 2 ** 20).toFixed(0)} MiB`);
+        if (index === 199) heapAfterWarmup = (await isolateHeap(INSPECTOR)).used;
+        if (index % 1000 === 999) console.log(`  ${index + 1}/${CASES}, ${failures.length} failures, workerd RSS ${(workerdResidentBytes() / 2 ** 20).toFixed(0)} MiB`);
       }
     }),
   );
+  heapAtEnd = (await isolateHeap(INSPECTOR)).used;
+  // The Worker isolate's heap after GC must come back to where it was after warm-up: nothing accumulates.
+  if (!(Math.abs(heapAtEnd - heapAfterWarmup) <= 4 * 2 ** 20)) failures.push({ index: -1, mutation: '-', source: '-', reason: `isolate heap ${mibText(heapAfterWarmup)} -> ${mibText(heapAtEnd)} MiB` });
   const health = await fetch(`${BASE}/healthz`).then((r) => r.status, () => 0);
   if (health !== 200) failures.push({ index: -1, mutation: '-', source: '-', reason: `server not healthy after the run (${health})` });
 } finally {
@@ -150,8 +148,10 @@ ${[...statuses].sort((a, b) => b[1] - a[1]).map(([s, n]) => `| ${s} | ${n} |`).j
 
 Time per case (client side): median ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${times[times.length - 1].toFixed(0)} ms.
 
-workerd resident memory (whole process: runtime, model, all isolates), sampled each second: first 5 s
-${firstRss.map(mib).join(', ')} MiB; last 5 s ${lastRss.map(mib).join(', ')} MiB; peak ${mib(Math.max(...rss))} MiB.
+The Worker isolate's JS heap after a full GC (DevTools inspector): ${mibText(heapAfterWarmup)} MiB after 200 cases, ${mibText(heapAtEnd)} MiB
+after the last (must agree within 4 MiB). The workerd process's resident set (runtime, dev tooling, all
+services), sampled each second: first 5 s ${firstRss.map(mib).join(', ')} MiB; last 5 s ${lastRss.map(mib).join(', ')} MiB; peak
+${mib(Math.max(...rss))} MiB (under \`wrangler dev\` it grows with the request count even for a hello-world Worker).
 ${failures.length ? `\nFailures (saved under test/fuzz-regressions/):\n\n${failures.slice(0, 50).map((f) => `- case ${f.index} (${f.mutation} of ${f.source}): ${f.reason}`).join('\n')}\n` : ''}`;
 writeFileSync(new URL('../docs/fuzz-report.md', import.meta.url).pathname, report);
 console.log(report);

@@ -9,11 +9,11 @@
  * Writes its section of BENCHMARKS.md (p50/p99 per kind); exits 1 on any violation.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isolateHeap } from './lib/inspector';
+import { isolateHeap, workerdResidentBytes } from './lib/inspector';
 import { createLocalKey, startDevServer } from './lib/local-browser';
 import { buildFixtures, realXrays } from '../test/helpers/fixtures';
 import { fuzzCase } from '../test/helpers/fuzz';
@@ -56,17 +56,6 @@ const ALLOWED: Record<Kind, Set<string>> = {
 };
 const MIX: [Kind, number][] = [['classify', 0.55], ['explain', 0.15], ['bad upload', 0.12], ['unknown key', 0.08], ['revoked key', 0.05], ['no credentials', 0.05]];
 
-function workerdRss(): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('workerd')) total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-    } catch {
-      /* gone */
-    }
-  }
-  return total;
-}
 
 const INSPECTOR = Number(values['inspector-port']);
 const stop = await startDevServer(Number(values.port), ['--persist-to', state, '--inspector-port', String(INSPECTOR)]);
@@ -77,7 +66,7 @@ const billed = new Map<string, number>(valid.map((k) => [k.id, 0]));
 const rss: { t: number; bytes: number }[] = [];
 const heap: { t: number; bytes: number }[] = [];
 const started = Date.now();
-const sampler = setInterval(() => rss.push({ t: (Date.now() - started) / 1000, bytes: workerdRss() }), 1000);
+const sampler = setInterval(() => rss.push({ t: (Date.now() - started) / 1000, bytes: workerdResidentBytes() }), 1000);
 // The isolate's JS heap after a full GC, every 10 s (the GC pauses the Worker briefly; the latencies include it).
 const heapSampler = setInterval(() => {
   const t = (Date.now() - started) / 1000;

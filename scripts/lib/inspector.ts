@@ -5,6 +5,7 @@
  * workerd process's resident set, which also holds the runtime, local storage and dev tooling, and grows
  * by itself under wrangler dev even for a hello-world Worker.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import WebSocket from 'ws';
 
 export interface IsolateHeap {
@@ -33,4 +34,17 @@ export function isolateHeap(inspectorPort: number): Promise<IsolateHeap> {
       resolve({ used: message.result.usedSize, embedder: message.result.embedderHeapUsedSize ?? 0 });
     });
   });
+}
+
+/** Resident set of all workerd processes on this machine (wrangler dev runs them), in bytes. Linux only. */
+export function workerdResidentBytes(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('workerd')) total += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      /* the process ended meanwhile */
+    }
+  }
+  return total;
 }
