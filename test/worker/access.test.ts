@@ -123,19 +123,22 @@ describe('CORS', () => {
 describe('rate limit and quota', () => {
   it('answers 429 rate_limited with Retry-After once a key passes its per-minute limit, and other keys are unaffected', async () => {
     const { key } = await createKey('busy');
-    const statuses: number[] = [];
+    let passed = 0;
     let limited: Response | null = null;
-    for (let batch = 0; batch < 13 && !limited; batch++) {
+    // Batches of 50 until the first 429. The limiter counts per fixed minute, so a run that straddles a minute
+    // boundary sees up to one more minute's worth before its 429.
+    for (let batch = 0; batch < 30 && !limited; batch++) {
       // The cheapest authenticated request: the limit is checked before routing, so an unknown /v1 path counts.
       const responses = await Promise.all(Array.from({ length: 50 }, () => SELF.fetch(`${BASE}/v1/nothing`, { headers: { authorization: `Bearer ${key}` } })));
       for (const res of responses) {
-        statuses.push(res.status);
-        if (res.status === 429 && !limited) limited = res;
+        if (res.status === 404) passed++;
+        else if (res.status === 429 && !limited) limited = res;
         else await res.body?.cancel();
       }
     }
     expect(limited).not.toBeNull();
-    expect(statuses.filter((s) => s === 404).length).toBe(600); // wrangler.toml: 600 a minute
+    expect(passed).toBeGreaterThanOrEqual(600); // wrangler.toml: 600 a minute
+    expect(passed).toBeLessThanOrEqual(1200);
     expect(limited!.headers.get('retry-after')).toBe('60');
     await expectProblem(limited!, 429, 'rate_limited');
     const { key: other } = await createKey('quiet');
