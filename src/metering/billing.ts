@@ -15,10 +15,10 @@ export function meter(endpoint: string) {
     if (!key) return next(); // AUTH off: nothing to meter
     const started = Date.now();
     const { period, resetsAt } = billingPeriod();
-    const meter = c.env.USAGE_METER.get(c.env.USAGE_METER.idFromName(key.id));
+    const usageMeter = c.env.USAGE_METER.get(c.env.USAGE_METER.idFromName(key.id));
     let reserved: boolean;
     try {
-      reserved = await meter.reserve(period, key.quota);
+      reserved = await usageMeter.reserve(period, key.quota);
     } catch {
       throw problem('metering_unavailable', 'Usage could not be checked; nothing was billed. Retry shortly.', { 'retry-after': '1' });
     }
@@ -30,17 +30,17 @@ export function meter(endpoint: string) {
     try {
       await next(); // a failing handler has already become its error response here
     } catch (error) {
-      await meter.release().catch(() => undefined);
+      await usageMeter.release().catch(() => undefined);
       throw error;
     }
     if (c.res.status < 200 || c.res.status >= 300) {
-      await meter.release().catch(() => undefined);
+      await usageMeter.release().catch(() => undefined);
       return;
     }
     try {
-      await meter.commit(period, endpoint);
+      await usageMeter.commit(period, endpoint);
     } catch {
-      await meter.release().catch(() => undefined);
+      await usageMeter.release().catch(() => undefined);
       // The result exists but could not be counted: withhold it rather than give it away unbilled.
       throw problem('metering_unavailable', 'The request could not be counted; nothing was billed. Retry shortly.', { 'retry-after': '1' });
     }
