@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isolateHeap, workerdResidentBytes } from './lib/inspector';
 import { createLocalKey, startDevServer } from './lib/local-browser';
+import { writeSection } from './lib/report-sections';
 import { buildFixtures, realXrays } from '../test/helpers/fixtures';
 import { fuzzCase } from '../test/helpers/fuzz';
 import { encodeJpeg, syntheticXray } from '../test/helpers/synthetic';
@@ -139,8 +140,7 @@ const rssSeries = rss.filter((_, i) => i % 30 === 0).map((s) => `${s.t.toFixed(0
 const total = [...latencies.values()].reduce((a, l) => a + l.length, 0);
 const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? 0;
 
-const section = `<!-- load -->
-## Load (\`npm run load\`)
+const section = `## Load (\`npm run load\`)
 
 ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}: ${SECONDS} s at concurrency ${values.concurrency} against \`wrangler dev\` as deployed (AUTH on,
 ${KEYS} keys made with \`npm run keys\`, 600 requests a minute each), ${imageSource}: ${total} requests, ${(total / SECONDS).toFixed(1)} a second.
@@ -153,11 +153,8 @@ same quarters; under \`wrangler dev\` it grows with the request count for a hell
 
 | request | count | p50 (ms) | p99 (ms) | answers |
 | --- | ---: | ---: | ---: | --- |
-${MIX.map(([k]) => `| ${k} | ${latencies.get(k)!.length} | ${q(latencies.get(k)!, 0.5).toFixed(1)} | ${q(latencies.get(k)!, 0.99).toFixed(1)} | ${[...seen].filter(([s]) => s.startsWith(`${k}:`)).map(([s, c]) => `${s.slice(k.length + 2)} ×${c}`).join(', ')} |`).join('\n')}
-<!-- /load -->`;
-const benchPath = new URL('../BENCHMARKS.md', import.meta.url).pathname;
-const bench = readFileSync(benchPath, 'utf8');
-writeFileSync(benchPath, /<!-- load -->[\s\S]*<!-- \/load -->/.test(bench) ? bench.replace(/<!-- load -->[\s\S]*<!-- \/load -->/, section) : `${bench.trimEnd()}\n\n${section}\n`);
+${MIX.map(([k]) => `| ${k} | ${latencies.get(k)!.length} | ${q(latencies.get(k)!, 0.5).toFixed(1)} | ${q(latencies.get(k)!, 0.99).toFixed(1)} | ${[...seen].filter(([s]) => s.startsWith(`${k}:`)).map(([s, c]) => `${s.slice(k.length + 2)} ×${c}`).join(', ')} |`).join('\n')}`;
+writeSection('load', section);
 console.log(section);
 for (const u of [...new Set(unexpected)].slice(0, 30)) console.error(`UNEXPECTED ${u}`);
 process.exit(unexpected.length ? 1 : 0);

@@ -8,7 +8,7 @@
  */
 import { ImageError } from '../errors';
 import { BitReader, buildHuffmanTable, type HuffmanTable } from './huffman';
-import { ZIGZAG, idctBlock } from './idct';
+import { ZIGZAG, idctBlock, idctFlat } from './idct';
 
 /** A decoded luminance plane at 1/scale of the image's size. */
 export interface ScaledLuma {
@@ -214,7 +214,8 @@ const blockBuffer = new Int32Array(64);
 const dequantised = new Float32Array(64);
 const touched = new Uint8Array(64);
 
-function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: Int32Array | Int16Array, offset: number, row: number, col: number): void {
+/** @param end the last zig-zag index that may be nonzero (63 when unknown) */
+function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: Int32Array | Int16Array, offset: number, row: number, col: number, end = 63): void {
   const q = quant[c.tq];
   if (!q) throw new ImageError('invalid', 'Corrupt JPEG: missing quantisation table.');
   const n = 8 / scale;
@@ -224,18 +225,25 @@ function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: 
     idctBlock(dequantised, 1, c.plane!, c.planeWidth, c.planeHeight, col, row, 1);
     return;
   }
+  if (end === 0) {
+    // Only the DC coefficient: every output pixel has the same value.
+    idctFlat(Math.fround(zz[offset] * q[0]), n, c.plane!, c.planeWidth, c.planeHeight, col * n, row * n);
+    return;
+  }
   let rows = 0; // bit v set: coefficient row v has a nonzero value (most rows of real blocks are all zero)
+  let cols = 0; // bit u set: coefficient column u has one
   let used = 0;
-  for (let k = 0; k < 64; k++) {
+  for (let k = 0; k <= end; k++) {
     const v = zz[offset + k];
     if (v !== 0) {
       const natural = ZIGZAG[k];
       dequantised[natural] = v * q[natural];
       touched[used++] = natural;
       rows |= 1 << (natural >> 3);
+      cols |= 1 << (natural & 7);
     }
   }
-  idctBlock(dequantised, n, c.plane!, c.planeWidth, c.planeHeight, col * n, row * n, rows);
+  idctBlock(dequantised, n, c.plane!, c.planeWidth, c.planeHeight, col * n, row * n, rows, cols);
   for (let i = 0; i < used; i++) dequantised[touched[i]] = 0;
 }
 
@@ -282,9 +290,10 @@ function decodeScan(
 
   const decodeBlock = (c: Component, row: number, col: number) => {
     if (!frame.progressive) {
-      blockBuffer.fill(0);
-      decodeBaseline(reader, c, blockBuffer);
-      if (c.needed && row < c.blocksPerColumn && col < c.blocksPerLine) transformBlock(c, quant, scale, blockBuffer, 0, row, col);
+      // blockBuffer is all zero here; only entries 0..end get written, and are cleared again below.
+      const end = decodeBaseline(reader, c, blockBuffer);
+      if (c.needed && row < c.blocksPerColumn && col < c.blocksPerLine) transformBlock(c, quant, scale, blockBuffer, 0, row, col, end);
+      blockBuffer.fill(0, 0, end + 1);
       return;
     }
     const coefficients = c.coefficients;
@@ -331,17 +340,20 @@ function decodeScan(
   return skipEntropyData(bytes, Math.min(reader.pos, bytes.length));
 }
 
-function decodeBaseline(reader: BitReader, c: Component, block: Int32Array): void {
+/** Decodes one baseline block into `block` (zig-zag order); returns the last index written (0: DC only). */
+function decodeBaseline(reader: BitReader, c: Component, block: Int32Array): number {
   const t = reader.decode(c.dcTable);
   c.pred += t === 0 ? 0 : reader.receiveExtend(t);
   block[0] = c.pred;
   const table = c.acTable;
   if (!table) throw new ImageError('invalid', 'Corrupt JPEG: scan uses an undefined Huffman table.');
+  let last = 0;
   for (let k = 1; k < 64; ) {
     const fast = reader.decodeAcFast(table);
     if (fast !== 0) {
       k += (fast >> 8) & 15;
       if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
+      last = k;
       block[k++] = fast >> 16;
       continue;
     }
@@ -355,8 +367,10 @@ function decodeBaseline(reader: BitReader, c: Component, block: Int32Array): voi
     }
     k += r;
     if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
+    last = k;
     block[k++] = reader.receiveExtend(s);
   }
+  return last;
 }
 
 function decodeAcFirst(reader: BitReader, c: Component, coef: Int16Array, offset: number, ss: number, se: number, al: number, eobrun: number): number {

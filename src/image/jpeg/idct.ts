@@ -33,6 +33,8 @@ const work = new Float32Array(64);
  * @param coefficients 64 dequantised coefficients in natural order
  * @param n output size (8, 4, 2 or 1)
  * @param out destination plane; the block lands at (x0, y0), clipped to outWidth x outHeight
+ * @param rows bit v set when coefficient row v may be nonzero, `cols` bit u likewise for column u (default:
+ *   all). Terms outside them are exact zeros, so skipping them leaves every sum, and the output, bit-identical.
  */
 export function idctBlock(
   coefficients: Float32Array,
@@ -43,6 +45,7 @@ export function idctBlock(
   x0: number,
   y0: number,
   rows = 0xff,
+  cols = 0xff,
 ): void {
   if (n === 1) {
     if (x0 < outWidth && y0 < outHeight) out[y0 * outWidth + x0] = clamp(coefficients[0] / 8 + 128);
@@ -57,7 +60,7 @@ export function idctBlock(
     for (let X = 0; X < n; X++) {
       let sum = 0;
       const b = X * 8;
-      for (let u = 0; u < 8; u++) sum += basis[b + u] * coefficients[row + u];
+      for (let u = 0; u < 8; u++) if (cols & (1 << u)) sum += basis[b + u] * coefficients[row + u];
       work[v * 8 + X] = sum;
     }
   }
@@ -72,6 +75,23 @@ export function idctBlock(
       for (let v = 0; v < 8; v++) if (rows & (1 << v)) sum += basis[b + v] * work[v * 8 + X];
       out[oy * outWidth + ox] = clamp(sum + 128);
     }
+  }
+}
+
+/**
+ * idctBlock for a block whose only nonzero coefficient is the (dequantised) DC: the same arithmetic, in the
+ * same order and float32 roundings, so the result is bit-identical, written to all N x N pixels at once.
+ */
+export function idctFlat(dc: number, n: number, out: Uint8Array, outWidth: number, outHeight: number, x0: number, y0: number): void {
+  let value: number;
+  if (n === 1) value = clamp(dc / 8 + 128);
+  else {
+    const b = BASIS[n][0]; // the DC basis value is the same for every output position
+    value = clamp(b * Math.fround(b * dc) + 128);
+  }
+  for (let Y = 0; Y < n && y0 + Y < outHeight; Y++) {
+    const row = (y0 + Y) * outWidth;
+    for (let X = 0; X < n && x0 + X < outWidth; X++) out[row + x0 + X] = value;
   }
 }
 
