@@ -31,8 +31,12 @@ interface Component {
   paddedBlocksPerColumn: number;
   /** Whether luminance needs this component's pixels. */
   needed: boolean;
-  /** Progressive only: every coefficient of every block, zig-zag order. */
+  /**
+   * Progressive only: the coefficients of every block, zig-zag order, `stride` per block: all 64, or only
+   * the DC at 1/8 scale, where nothing else reaches the output (the AC scans are then skipped unread).
+   */
   coefficients: Int16Array | null;
+  stride: number;
   /** Reduced-size pixels of this component. */
   plane: Uint8Array | null;
   planeWidth: number;
@@ -168,7 +172,7 @@ function readFrame(data: Uint8Array, progressive: boolean): Frame {
     components.push({
       id: data[o], h: data[o + 1] >> 4, v: data[o + 1] & 15, tq: data[o + 2] & 3,
       blocksPerLine: 0, blocksPerColumn: 0, paddedBlocksPerLine: 0, paddedBlocksPerColumn: 0,
-      needed: false, coefficients: null, plane: null, planeWidth: 0, planeHeight: 0, pred: 0,
+      needed: false, coefficients: null, stride: 64, plane: null, planeWidth: 0, planeHeight: 0, pred: 0,
     });
   }
   const maxH = Math.max(...components.map((c) => c.h));
@@ -205,7 +209,8 @@ function allocate(frame: Frame, scale: number): void {
     c.planeWidth = Math.ceil((Math.ceil((frame.width * c.h) / frame.maxH)) / scale);
     c.planeHeight = Math.ceil((Math.ceil((frame.height * c.v) / frame.maxV)) / scale);
     c.plane = new Uint8Array(c.planeWidth * c.planeHeight);
-    if (frame.progressive) c.coefficients = new Int16Array(c.paddedBlocksPerLine * c.paddedBlocksPerColumn * 64);
+    c.stride = scale === 8 ? 1 : 64;
+    if (frame.progressive) c.coefficients = new Int16Array(c.paddedBlocksPerLine * c.paddedBlocksPerColumn * c.stride);
   }
 }
 
@@ -250,7 +255,7 @@ function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: 
 function transformAll(c: Component, quant: Float32Array[], scale: number): void {
   for (let row = 0; row < c.blocksPerColumn; row++) {
     for (let col = 0; col < c.blocksPerLine; col++) {
-      transformBlock(c, quant, scale, c.coefficients!, (row * c.paddedBlocksPerLine + col) * 64, row, col);
+      transformBlock(c, quant, scale, c.coefficients!, (row * c.paddedBlocksPerLine + col) * c.stride, row, col);
     }
   }
   c.coefficients = null;
@@ -278,8 +283,9 @@ function decodeScan(
   if (frame.progressive && (se > 63 || ss > se || (ss === 0 && se !== 0) || (ss > 0 && count !== 1))) {
     throw new ImageError('invalid', 'Corrupt JPEG: bad progressive scan parameters.');
   }
-  // A progressive AC scan of a component luminance does not need: skip its data unread.
-  if (frame.progressive && ss > 0 && !components[0].needed) return skipEntropyData(bytes, pos);
+  // A progressive AC scan of a component luminance does not need, or of any component at 1/8 scale (where
+  // only DC coefficients reach the output): skip its data unread.
+  if (frame.progressive && ss > 0 && (!components[0].needed || scale === 8)) return skipEntropyData(bytes, pos);
 
   const reader = new BitReader(bytes, pos);
   for (const c of components) c.pred = 0;
@@ -297,7 +303,7 @@ function decodeScan(
       return;
     }
     const coefficients = c.coefficients;
-    const offset = (row * c.paddedBlocksPerLine + col) * 64;
+    const offset = (row * c.paddedBlocksPerLine + col) * c.stride;
     if (ss === 0) {
       // DC first or refinement; for components luminance does not need, decode into a scratch block.
       const target = coefficients ?? (blockBuffer as unknown as Int16Array);
