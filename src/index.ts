@@ -24,13 +24,20 @@ export { UsageMeter } from './metering/usage-meter';
 
 const app = new Hono<AppEnv>();
 
+// CORS_ORIGINS parsed once per distinct value, not on every request.
+let corsOrigins = { source: '', allowed: [] as string[] };
+function allowedOrigins(source = ''): string[] {
+  if (source !== corsOrigins.source) corsOrigins = { source, allowed: source.split(',').map((o) => o.trim()).filter(Boolean) };
+  return corsOrigins.allowed;
+}
+
 app.use(requestId());
 app.use(accessLog);
 app.use(
   '/v1/*',
   cors({
     origin: (origin, c) => {
-      const allowed = String(c.env.CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+      const allowed = allowedOrigins(c.env.CORS_ORIGINS);
       return allowed.includes('*') ? '*' : allowed.includes(origin) ? origin : null;
     },
     allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
