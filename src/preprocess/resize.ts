@@ -27,16 +27,19 @@ function axisWeights(inSize: number, outSize: number): AxisWeights {
     const centre = (i + 0.5) * scale;
     const lo = Math.max(0, Math.floor(centre - support));
     const hi = Math.min(inSize, Math.ceil(centre + support));
+    // Every window holds exactly `taps` indices (when the input has that many), the ones outside the
+    // filter weighing 0: adding +0 leaves a sum unchanged, and equal trip counts make the loops faster.
+    const first = inSize >= taps ? Math.min(lo, inSize - taps) : lo;
     let sum = 0;
     let n = 0;
     for (let j = lo; j < hi && n < taps; j++, n++) {
       const w = Math.max(0, 1 - Math.abs((j + 0.5 - centre) / filterScale));
-      weights[i * taps + n] = w;
+      weights[i * taps + j - first] = w;
       sum += w;
     }
-    for (let k = 0; k < n; k++) weights[i * taps + k] /= sum;
-    start[i] = lo;
-    count[i] = n;
+    for (let k = lo - first; k < lo - first + n; k++) weights[i * taps + k] /= sum;
+    start[i] = first;
+    count[i] = inSize >= taps ? taps : n;
   }
   return { start, count, weights, taps };
 }
@@ -52,29 +55,40 @@ export function resizeLuma(
   outWidth: number,
   outHeight: number,
 ): Uint8Array {
+  // Same size: every tap but the centre one weighs exactly 0, so the result would be the input.
+  if (width === outWidth && height === outHeight) return data.slice();
   const horizontal = axisWeights(width, outWidth);
   const vertical = axisWeights(height, outHeight);
   const rows = new Float32Array(height * outWidth);
+  const { start: hStart, count: hCount, weights: hWeights, taps: hTaps } = horizontal;
   for (let y = 0; y < height; y++) {
     const src = y * width;
     const dst = y * outWidth;
     for (let x = 0; x < outWidth; x++) {
-      const base = x * horizontal.taps;
-      const first = src + horizontal.start[x];
+      const base = x * hTaps;
+      const first = src + hStart[x];
       let acc = 0;
-      for (let k = 0, n = horizontal.count[x]; k < n; k++) acc += data[first + k] * horizontal.weights[base + k];
+      for (let k = 0, n = hCount[x]; k < n; k++) acc += data[first + k] * hWeights[base + k];
       rows[dst + x] = acc;
     }
   }
+  // Columns are filtered a source row at a time into double-precision sums (contiguous reads); each sum
+  // still adds its terms in the same order as a per-pixel loop would, so the result is the same.
   const out = new Uint8Array(outWidth * outHeight);
+  const acc = new Float64Array(outWidth);
   for (let y = 0; y < outHeight; y++) {
     const base = y * vertical.taps;
     const first = vertical.start[y];
-    const n = vertical.count[y];
+    acc.fill(0);
+    for (let k = 0, n = vertical.count[y]; k < n; k++) {
+      const weight = vertical.weights[base + k];
+      const row = (first + k) * outWidth;
+      for (let x = 0; x < outWidth; x++) acc[x] += rows[row + x] * weight;
+    }
+    const dst = y * outWidth;
     for (let x = 0; x < outWidth; x++) {
-      let acc = 0;
-      for (let k = 0; k < n; k++) acc += rows[(first + k) * outWidth + x] * vertical.weights[base + k];
-      out[y * outWidth + x] = acc <= 0 ? 0 : acc >= 255 ? 255 : Math.round(acc);
+      const v = acc[x];
+      out[dst + x] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
     }
   }
   return out;

@@ -7,7 +7,7 @@
  * it) and dropped, and chroma-only progressive scans are skipped unread.
  */
 import { ImageError } from '../errors';
-import { BitReader, buildHuffmanTable, type HuffmanTable } from './huffman';
+import { BitReader, END_OF_BLOCK, buildHuffmanTable, type HuffmanTable } from './huffman';
 import { ZIGZAG, idctBlock, idctFlat } from './idct';
 
 /** A decoded luminance plane at 1/scale of the image's size. */
@@ -122,7 +122,7 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
           const counts = data.subarray(i + 1, i + 17);
           const total = counts.reduce((a, b) => a + b, 0);
           if (id > 3 || counts.length < 16 || i + 17 + total > data.length) throw new ImageError('invalid', 'Corrupt JPEG: bad Huffman table.');
-          (cls === 0 ? dcTables : acTables)[id] = buildHuffmanTable(counts, data.subarray(i + 17, i + 17 + total));
+          (cls === 0 ? dcTables : acTables)[id] = buildHuffmanTable(counts, data.subarray(i + 17, i + 17 + total), cls !== 0);
           i += 17 + total;
         }
         break;
@@ -214,41 +214,37 @@ function allocate(frame: Frame, scale: number): void {
   }
 }
 
-const blockBuffer = new Int32Array(64);
-// Kept all-zero between blocks: transformBlock clears exactly the entries it set.
+// Scratch DC for progressive components luminance does not need.
+const scratchBlock = new Int16Array(64);
+// Kept all-zero between blocks: whoever fills it clears exactly the entries it set.
 const dequantised = new Float32Array(64);
 const touched = new Uint8Array(64);
 
-/** @param end the last zig-zag index that may be nonzero (63 when unknown) */
-function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: Int32Array | Int16Array, offset: number, row: number, col: number, end = 63): void {
+/** Transforms one block of a progressive component's stored coefficients (zig-zag order) into its plane. */
+function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: Int16Array, offset: number, row: number, col: number): void {
   const q = quant[c.tq];
   if (!q) throw new ImageError('invalid', 'Corrupt JPEG: missing quantisation table.');
   const n = 8 / scale;
   if (n === 1) {
     // 1/8 scale needs the DC coefficient alone.
     dequantised[0] = zz[offset] * q[0];
-    idctBlock(dequantised, 1, c.plane!, c.planeWidth, c.planeHeight, col, row, 1);
+    idctBlock(dequantised, 1, c.plane!, c.planeWidth, c.planeHeight, col, row, 0, 0);
     return;
   }
-  if (end === 0) {
-    // Only the DC coefficient: every output pixel has the same value.
-    idctFlat(Math.fround(zz[offset] * q[0]), n, c.plane!, c.planeWidth, c.planeHeight, col * n, row * n);
-    return;
-  }
-  let rows = 0; // bit v set: coefficient row v has a nonzero value (most rows of real blocks are all zero)
-  let cols = 0; // bit u set: coefficient column u has one
+  let lastRow = 0; // the last coefficient row and column holding a nonzero value (most of a real block is zero)
+  let lastCol = 0;
   let used = 0;
-  for (let k = 0; k <= end; k++) {
+  for (let k = 0; k < 64; k++) {
     const v = zz[offset + k];
     if (v !== 0) {
       const natural = ZIGZAG[k];
       dequantised[natural] = v * q[natural];
       touched[used++] = natural;
-      rows |= 1 << (natural >> 3);
-      cols |= 1 << (natural & 7);
+      if (natural >> 3 > lastRow) lastRow = natural >> 3;
+      if ((natural & 7) > lastCol) lastCol = natural & 7;
     }
   }
-  idctBlock(dequantised, n, c.plane!, c.planeWidth, c.planeHeight, col * n, row * n, rows, cols);
+  idctBlock(dequantised, n, c.plane!, c.planeWidth, c.planeHeight, col * n, row * n, lastRow, lastCol);
   for (let i = 0; i < used; i++) dequantised[touched[i]] = 0;
 }
 
@@ -296,17 +292,14 @@ function decodeScan(
 
   const decodeBlock = (c: Component, row: number, col: number) => {
     if (!frame.progressive) {
-      // blockBuffer is all zero here; only entries 0..end get written, and are cleared again below.
-      const end = decodeBaseline(reader, c, blockBuffer);
-      if (c.needed && row < c.blocksPerColumn && col < c.blocksPerLine) transformBlock(c, quant, scale, blockBuffer, 0, row, col, end);
-      blockBuffer.fill(0, 0, end + 1);
+      decodeBaselineBlock(reader, c, quant, scale, row, col);
       return;
     }
     const coefficients = c.coefficients;
     const offset = (row * c.paddedBlocksPerLine + col) * c.stride;
     if (ss === 0) {
       // DC first or refinement; for components luminance does not need, decode into a scratch block.
-      const target = coefficients ?? (blockBuffer as unknown as Int16Array);
+      const target = coefficients ?? scratchBlock;
       const base = coefficients ? offset : 0;
       if (ah === 0) {
         const t = reader.decode(c.dcTable);
@@ -346,37 +339,68 @@ function decodeScan(
   return skipEntropyData(bytes, Math.min(reader.pos, bytes.length));
 }
 
-/** Decodes one baseline block into `block` (zig-zag order); returns the last index written (0: DC only). */
-function decodeBaseline(reader: BitReader, c: Component, block: Int32Array): number {
-  const t = reader.decode(c.dcTable);
-  c.pred += t === 0 ? 0 : reader.receiveExtend(t);
-  block[0] = c.pred;
+/**
+ * Decodes one baseline block and, when luminance shows it, transforms it into the component's plane.
+ * Coefficients are dequantised as they are decoded, straight into `dequantised` (natural order), which
+ * is all-zero again on return.
+ */
+function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Array[], scale: number, row: number, col: number): void {
+  const dcTable = c.dcTable;
   const table = c.acTable;
-  if (!table) throw new ImageError('invalid', 'Corrupt JPEG: scan uses an undefined Huffman table.');
-  let last = 0;
-  for (let k = 1; k < 64; ) {
-    const fast = reader.decodeAcFast(table);
-    if (fast !== 0) {
-      k += (fast >> 8) & 15;
-      if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
-      last = k;
-      block[k++] = fast >> 16;
-      continue;
-    }
-    const rs = reader.decode(table);
-    const s = rs & 15;
-    const r = rs >> 4;
-    if (s === 0) {
-      if (r < 15) break; // end of block
-      k += 16;
-      continue;
-    }
-    k += r;
-    if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
-    last = k;
-    block[k++] = reader.receiveExtend(s);
+  if (!dcTable || !table) throw new ImageError('invalid', 'Corrupt JPEG: scan uses an undefined Huffman table.');
+  const dc = reader.decodeFast(dcTable);
+  if (dc !== 0) c.pred += dc >> 16;
+  else {
+    const t = reader.decode(dcTable);
+    c.pred += t === 0 ? 0 : reader.receiveExtend(t);
   }
-  return last;
+  const visible = c.needed && row < c.blocksPerColumn && col < c.blocksPerLine;
+  const q = visible ? quant[c.tq] : undefined;
+  if (visible && !q) throw new ImageError('invalid', 'Corrupt JPEG: missing quantisation table.');
+  const n = 8 / scale;
+  // At 1/8 scale only the DC coefficient reaches the output.
+  const keepAc = q !== undefined && n > 1;
+  let lastRow = 0; // the last coefficient row and column holding a nonzero value (most of a real block is zero)
+  let lastCol = 0;
+  let used = 0;
+  for (let k = 1; k < 64; k++) {
+    let value: number;
+    const fast = reader.decodeFast(table);
+    if (fast !== 0) {
+      if (fast & END_OF_BLOCK) break;
+      k += (fast >> 8) & 15;
+      value = fast >> 16;
+    } else {
+      const rs = reader.decode(table);
+      const s = rs & 15;
+      if (s === 0) {
+        if (rs >> 4 < 15) break; // end of block
+        k += 15; // a run of 16 zeros (the loop adds the 16th)
+        continue;
+      }
+      k += rs >> 4;
+      value = reader.receiveExtend(s);
+    }
+    if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
+    if (keepAc) {
+      const natural = ZIGZAG[k];
+      dequantised[natural] = value * q![natural];
+      touched[used++] = natural;
+      if (natural >> 3 > lastRow) lastRow = natural >> 3;
+      if ((natural & 7) > lastCol) lastCol = natural & 7;
+    }
+  }
+  if (!q) return;
+  const plane = c.plane!;
+  if (used === 0 && n > 1) {
+    // Only the DC coefficient: every output pixel has the same value.
+    idctFlat(Math.fround(c.pred * q[0]), n, plane, c.planeWidth, c.planeHeight, col * n, row * n);
+    return;
+  }
+  dequantised[0] = c.pred * q[0];
+  idctBlock(dequantised, n, plane, c.planeWidth, c.planeHeight, col * n, row * n, lastRow, lastCol);
+  dequantised[0] = 0;
+  for (let i = 0; i < used; i++) dequantised[touched[i]] = 0;
 }
 
 function decodeAcFirst(reader: BitReader, c: Component, coef: Int16Array, offset: number, ss: number, se: number, al: number, eobrun: number): number {
@@ -384,8 +408,9 @@ function decodeAcFirst(reader: BitReader, c: Component, coef: Int16Array, offset
   const table = c.acTable;
   if (!table) throw new ImageError('invalid', 'Corrupt JPEG: scan uses an undefined Huffman table.');
   for (let k = ss; k <= se; ) {
-    const fast = reader.decodeAcFast(table);
+    const fast = reader.decodeFast(table);
     if (fast !== 0) {
+      if (fast & END_OF_BLOCK) return 0; // EOB0: this block ends, no run of further ones
       k += (fast >> 8) & 15;
       if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
       coef[offset + k] = (fast >> 16) * (1 << al);

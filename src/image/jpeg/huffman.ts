@@ -13,15 +13,19 @@ export interface HuffmanTable {
   valOffset: Int32Array;
   symbols: Uint8Array;
   /**
-   * For AC tables, the next LOOKUP_BITS bits decoded all at once when the code and the coefficient's
-   * extra bits both fit: (value << 16) | (run << 8) | bits used; 0 otherwise (longer codes, EOB, ZRL).
-   * Most coefficients of real images take this path, saving a second read per coefficient.
+   * The next LOOKUP_BITS bits decoded all at once, when the code and its extra bits both fit (0 otherwise:
+   * longer codes, and for AC tables ZRL). Most symbols of real images take this path.
+   * DC tables: (difference << 16) | bits used. AC tables: (value << 16) | (run << 8) | bits used, or
+   * END_OF_BLOCK | bits used for an end of block (EOB0).
    */
-  fastAc: Int32Array;
+  fast: Int32Array;
 }
 
-/** Builds a table from a DHT segment's 16 code counts and its symbols. */
-export function buildHuffmanTable(counts: Uint8Array, symbols: Uint8Array): HuffmanTable {
+/** Flag in an AC table's `fast` entry: the code is an end of block. */
+export const END_OF_BLOCK = 1 << 12;
+
+/** Builds a table from a DHT segment's 16 code counts and its symbols; `ac` for an AC table, else DC. */
+export function buildHuffmanTable(counts: Uint8Array, symbols: Uint8Array, ac: boolean): HuffmanTable {
   const lookup = new Uint16Array(1 << LOOKUP_BITS);
   const maxCode = new Int32Array(18).fill(-1);
   const valOffset = new Int32Array(18);
@@ -41,19 +45,24 @@ export function buildHuffmanTable(counts: Uint8Array, symbols: Uint8Array): Huff
     code <<= 1;
   }
   maxCode[17] = 0x7fffffff; // sentinel: no code is longer than 16 bits
-  const fastAc = new Int32Array(1 << LOOKUP_BITS);
-  for (let peek = 0; peek < fastAc.length; peek++) {
+  const fast = new Int32Array(1 << LOOKUP_BITS);
+  for (let peek = 0; peek < fast.length; peek++) {
     const entry = lookup[peek];
     if (entry === 0) continue;
     const length = entry >> 8;
-    const size = entry & 15;
-    const run = (entry >> 4) & 15;
-    if (size === 0 || length + size > LOOKUP_BITS) continue;
+    const symbol = entry & 0xff;
+    if (ac && symbol === 0) {
+      fast[peek] = END_OF_BLOCK | length;
+      continue;
+    }
+    const size = ac ? symbol & 15 : symbol;
+    const run = ac ? symbol >> 4 : 0;
+    if ((ac && size === 0) || size > 15 || length + size > LOOKUP_BITS) continue;
     const extra = (peek >> (LOOKUP_BITS - length - size)) & ((1 << size) - 1);
-    const value = extra < 1 << (size - 1) ? extra - (1 << size) + 1 : extra;
-    fastAc[peek] = (value << 16) | (run << 8) | (length + size);
+    const value = size === 0 ? 0 : extra < 1 << (size - 1) ? extra - (1 << size) + 1 : extra;
+    fast[peek] = (value << 16) | (run << 8) | (length + size);
   }
-  return { lookup, maxCode, valOffset, symbols, fastAc };
+  return { lookup, maxCode, valOffset, symbols, fast };
 }
 
 /**
@@ -115,10 +124,10 @@ export class BitReader {
     return value < 1 << (n - 1) ? value - (1 << n) + 1 : value;
   }
 
-  /** One AC coefficient through `table.fastAc`: its packed entry (bits consumed), or 0 to take the slow path. */
-  decodeAcFast(table: HuffmanTable): number {
+  /** One symbol through `table.fast`: its packed entry (bits consumed), or 0 to take the slow path. */
+  decodeFast(table: HuffmanTable): number {
     if (this.count < 16) this.fill();
-    const entry = table.fastAc[(this.bits >>> (this.count - LOOKUP_BITS)) & ((1 << LOOKUP_BITS) - 1)];
+    const entry = table.fast[(this.bits >>> (this.count - LOOKUP_BITS)) & ((1 << LOOKUP_BITS) - 1)];
     if (entry !== 0) this.count -= entry & 0xff;
     return entry;
   }
