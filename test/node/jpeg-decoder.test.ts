@@ -115,4 +115,16 @@ describe('corrupt input', () => {
     }
     expect(failures).toBeGreaterThan(0); // the mutations do break things; all of it as ImageError
   });
+
+  it.each(['gray-baseline', 'rgb-420', 'gray-progressive', 'rgb-444-progressive'])(
+    'refuses %s relabelled 4000x4000 (data far too short for its blocks) as invalid instead of decoding zero bits',
+    (name) => {
+      const bytes = buildFixtures()[name].slice();
+      const sof = bytes.findIndex((b, i) => b === 0xff && (bytes[i + 1] === 0xc0 || bytes[i + 1] === 0xc2));
+      bytes.set([4000 >> 8, 4000 & 0xff, 4000 >> 8, 4000 & 0xff], sof + 5);
+      expect(() => decodeScaledLuma(bytes, 256, 256)).toThrow(new ImageError('invalid', 'Corrupt JPEG: the image data ends long before the image does.'));
+      // The untouched file is long enough for its own blocks and decodes.
+      expect(decodeScaledLuma(buildFixtures()[name], 256, 256).data.length).toBeGreaterThan(0);
+    },
+  );
 });
