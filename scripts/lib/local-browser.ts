@@ -8,10 +8,11 @@ import { chromium, type Browser } from 'playwright-core';
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /**
- * Starts `wrangler dev` on `port` and resolves once /readyz answers 200; call the result to stop it.
+ * Starts `wrangler dev` on `port` and resolves once `readyPath` answers 200; call the result to stop it.
  * @param extraArgs more wrangler dev arguments, e.g. `--persist-to DIR` (the local KV with test keys) or `--var AUTH:off`
+ * @param readyPath `/readyz` (the default) loads the model first; `/healthz` leaves the isolate cold
  */
-export async function startDevServer(port: number, extraArgs: string[] = []): Promise<() => void> {
+export async function startDevServer(port: number, extraArgs: string[] = [], readyPath = '/readyz'): Promise<() => void> {
   const server = spawn('npx', ['wrangler', 'dev', '--port', String(port), ...extraArgs], {
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
     stdio: 'ignore',
@@ -22,7 +23,7 @@ export async function startDevServer(port: number, extraArgs: string[] = []): Pr
   };
   for (let i = 0; ; i++) {
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return stop;
+      if ((await fetch(`http://127.0.0.1:${port}${readyPath}`)).ok) return stop;
     } catch {
       /* still starting */
     }

@@ -1,0 +1,82 @@
+/**
+ * The Worker as `wrangler deploy` would upload it, run locally in workerd for measurements.
+ *
+ * `wrangler deploy --dry-run --outdir DIR` writes the deployable bundle (the script, the precompiled
+ * ORT .wasm, model.onnx, the page); Miniflare runs it with the bindings wrangler.toml declares (KV, the
+ * UsageMeter Durable Object, the rate limit, Analytics Engine, vars), persisted where
+ * `npm run keys -- --persist-to DIR` writes keys. Unlike `wrangler dev` there is no dev proxy Worker in
+ * front, no DevTools inspector attached (which makes every console.log a protocol message), and none of
+ * wrangler's dev-only middleware: the closest local stand-in for the deployed request path.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Miniflare } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+export interface Bundle {
+  dir: string;
+  /** The files `wrangler deploy` would upload (source maps excluded). */
+  files: string[];
+  rawBytes: number;
+  gzipBytes: number;
+}
+
+/** Builds the deployable bundle into `dir` with `wrangler deploy --dry-run` (nothing is uploaded). */
+export function buildBundle(dir: string): Bundle {
+  const result = spawnSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', dir], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
+  });
+  if (result.status !== 0) throw new Error(`wrangler deploy --dry-run failed: ${result.stderr}`);
+  const files = readdirSync(dir).filter((f) => statSync(join(dir, f)).isFile() && !f.endsWith('.map') && f !== 'README.md');
+  return {
+    dir,
+    files,
+    rawBytes: files.reduce((n, f) => n + statSync(join(dir, f)).size, 0),
+    gzipBytes: files.reduce((n, f) => n + gzipSync(readFileSync(join(dir, f)), { level: 9 }).length, 0),
+  };
+}
+
+const MODULE_TYPES: [RegExp, 'ESModule' | 'CompiledWasm' | 'Data' | 'Text'][] = [
+  [/\.m?js$/, 'ESModule'],
+  [/\.wasm$/, 'CompiledWasm'],
+  [/\.onnx$/, 'Data'],
+  [/\.html$/, 'Text'],
+];
+
+/**
+ * Starts the bundle in workerd on a free loopback port and resolves once it listens.
+ * @param persistTo the folder given to `npm run keys -- --persist-to` (KV keys, usage counts)
+ * @param vars overrides of wrangler.toml [vars], e.g. { SERVER_TIMING: 'on' }
+ */
+export async function startBundle(bundle: Bundle, persistTo: string, vars: Record<string, string> = {}): Promise<{ url: URL; stop: () => Promise<void> }> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'));
+  // The entry first: Miniflare treats the first module as the Worker's main module.
+  const files = [...bundle.files].sort((a, b) => Number(b === 'index.js') - Number(a === 'index.js'));
+  const mf = new Miniflare({
+    ...(workerOptions as object),
+    bindings: { ...(workerOptions.bindings ?? {}), ...vars },
+    modulesRoot: bundle.dir,
+    modules: files.map((file) => {
+      const type = MODULE_TYPES.find(([pattern]) => pattern.test(file))?.[1];
+      if (!type) throw new Error(`no module type for ${file}`);
+      return { type, path: join(bundle.dir, file) };
+    }),
+    // wrangler dev --persist-to DIR keeps its state under DIR/v3.
+    defaultPersistRoot: join(persistTo, 'v3'),
+    host: '127.0.0.1',
+    port: 0,
+    // The access log still runs (as in production); its lines are read and dropped here.
+    handleRuntimeStdio: (stdout, stderr) => {
+      stdout.resume();
+      stderr.resume();
+    },
+  } as ConstructorParameters<typeof Miniflare>[0]);
+  const url = await mf.ready;
+  return { url, stop: () => mf.dispose() };
+}
