@@ -4,26 +4,23 @@
  * - `model`: what the loaded model costs the isolate, independent of the image: ORT's WASM linear
  *   memory (read from the WebAssembly.Memory that ORT's module is instantiated with) after a session is
  *   created and one inference ran, plus the JS heap in use at that point (V8 heap statistics).
- * - `request`: the peak extra memory of one request's decode + preprocessing, from the kernel's peak
- *   resident set: a child process imports the code and decodes a small JPEG (so code and JIT are warm),
- *   forces GC, reads VmRSS, resets the peak counter (`echo 5 > /proc/self/clear_refs`), decodes the image
- *   and reads VmHWM. That covers jpeg-js's block buffers, its RGB output, the luminance plane and the
- *   resize buffers, wherever V8 put them.
+ * - `request`: what one request's decode + preprocessing allocates, an upper bound of its peak: a child
+ *   process decodes the image five times (so code and JIT are warm, as in a warm isolate), collects
+ *   garbage, then decodes it once more while reading (a) how much ArrayBuffer memory grew - the coefficient
+ *   stores, planes and resize buffers, the big allocations; its young generation is large enough that no
+ *   garbage collection runs meanwhile (a PerformanceObserver confirms it, a row says so when one did), so
+ *   nothing is freed and everything held at any moment is counted - and (b) every JS object allocated,
+ *   garbage included (V8's sampling heap profiler with collected objects kept, one sample per 256 bytes).
  * - Two in flight: JPEG decoding is synchronous, so two requests never decode at the same moment; their
  *   peak is model + request + the other request's body and tensors.
  *
- * Usage: npx tsx scripts/bench/memory.ts IMAGE.jpg [...]   (Linux)
+ * Usage: npx tsx scripts/bench/memory.ts IMAGE.jpg [...]
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 
 const MB = 1024 * 1024;
-
-function kb(field: string): number {
-  const match = readFileSync('/proc/self/status', 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`));
-  return Number(match![1]) * 1024;
-}
 
 async function child(mode: string, file: string): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc!;
@@ -48,17 +45,40 @@ async function child(mode: string, file: string): Promise<void> {
     return;
   }
   const { preprocessJpeg } = await import('../../src/preprocess');
-  const { encodeJpeg } = await import('../../test/helpers/synthetic');
-  preprocessJpeg(encodeJpeg(300, 300, (x, y) => (x ^ y) & 255), 256, { maxPixels: 1e8 });
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  const { Session } = await import('node:inspector/promises');
+  const body = new Uint8Array(readFileSync(file));
+  // Warm: the same image first, so code and JIT state for its path exist (a warm isolate's case).
+  for (let i = 0; i < 5; i++) preprocessJpeg(body, 256, { maxPixels: 100_000_000 });
   gc();
-  const r0 = kb('VmRSS');
-  writeFileSync('/proc/self/clear_refs', '5');
-  const image = preprocessJpeg(new Uint8Array(readFileSync(file)), 256, { maxPixels: 100_000_000 });
-  console.log(JSON.stringify({ rss: r0, peak: kb('VmHWM'), width: image.source.width, height: image.source.height }));
+  await new Promise((resolve) => setTimeout(resolve, 20)); // let that collection's report pass
+  const gcs: { startTime: number; duration: number }[] = [];
+  const observer = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  const inspector = new Session();
+  inspector.connect();
+  // Every JS object the decode allocates, garbage included, sampled every 256 bytes.
+  await inspector.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
+  const before = process.memoryUsage().arrayBuffers;
+  const t0 = performance.now();
+  const image = preprocessJpeg(body, 256, { maxPixels: 100_000_000 });
+  const t1 = performance.now();
+  const buffers = process.memoryUsage().arrayBuffers - before;
+  const { profile } = (await inspector.post('HeapProfiler.stopSampling')) as { profile: { head: SampledNode } };
+  await new Promise((resolve) => setTimeout(resolve, 20)); // GC entries arrive asynchronously
+  observer.disconnect();
+  const sampled = (node: SampledNode): number => node.selfSize + node.children.reduce((n, c) => n + sampled(c), 0);
+  const collections = gcs.filter((g) => g.startTime < t1 && g.startTime + g.duration > t0).length;
+  console.log(JSON.stringify({ buffers, heap: sampled(profile.head), collections, width: image.source.width, height: image.source.height }));
+}
+
+interface SampledNode {
+  selfSize: number;
+  children: SampledNode[];
 }
 
 function run(mode: string, file = ''): Record<string, number> {
-  const result = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', new URL(import.meta.url).pathname, '--child', mode, file], { encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--expose-gc', '--min-semi-space-size=256', '--max-semi-space-size=512', '--import', 'tsx', new URL(import.meta.url).pathname, '--child', mode, file], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(result.stderr);
   return JSON.parse(result.stdout.trim().split('\n').pop()!);
 }
@@ -70,15 +90,16 @@ if (process.argv[2] === '--child') {
   const model = (wasm + heap) / MB;
   console.log(`model: ORT WASM memory ${(wasm / MB).toFixed(1)} MB + JS heap ${(heap / MB).toFixed(1)} MB = ${model.toFixed(1)} MB\n`);
   const rows = [
-    '| image | megapixels | JPEG bytes | model + ORT (MB) | one request at peak (MB) | two in flight, isolate estimate (MB) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| image | megapixels | JPEG bytes | model + ORT (MB) | one request: ArrayBuffers allocated (MB) | one request: JS objects allocated (MB) | two in flight, upper bound (MB) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const file of process.argv.slice(2)) {
     const m = run('measure', file);
     const bytes = statSync(file).size;
-    const request = (m.peak - m.rss) / MB;
-    const two = model + request + (bytes + 256 * 256 * 5) / MB;
-    rows.push(`| ${basename(file)} | ${((m.width * m.height) / 1e6).toFixed(1)} | ${bytes} | ${model.toFixed(1)} | ${request.toFixed(1)} | ${two.toFixed(1)} |`);
+    const note = m.collections > 0 ? ' (a GC ran meanwhile: lower bound)' : '';
+    // One request's allocations, both bodies (each request holds its own), the other request's tensors.
+    const two = model + (m.buffers + m.heap) / MB + (2 * bytes + 256 * 256 * 5) / MB;
+    rows.push(`| ${basename(file)} | ${((m.width * m.height) / 1e6).toFixed(1)} | ${bytes} | ${model.toFixed(1)} | ${(m.buffers / MB).toFixed(1)}${note} | ${(m.heap / MB).toFixed(1)}${note} | ${two.toFixed(1)} |`);
   }
   console.log(rows.join('\n'));
 }

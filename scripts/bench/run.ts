@@ -206,9 +206,12 @@ ${explainRows.join('\n')}
 
 ## Memory per image
 
-\`npx tsx scripts/bench/memory.ts IMAGES\` (method in its header: model = ORT's WASM memory + JS heap after one
-inference, in a fresh V8; one request = peak resident-set growth while decoding and preprocessing; two in flight =
-model + one request + the other's body and tensors). Target: a 12-megapixel 3-component JPEG ≤ 64 MB.
+\`npx tsx scripts/bench/memory.ts IMAGES\` (method in its header), in fresh V8 processes: the model = ORT's WASM linear
+memory + the JS heap after one inference; one request = what a warm decode + preprocessing allocates, ArrayBuffers (read
+with no garbage collection running, so everything it ever held counts) and JS objects (V8's sampling heap profiler,
+garbage included); two in flight = the model + one request's allocations + both bodies + the other's tensors: an upper
+bound, since JPEG decoding is synchronous and two requests never decode at the same moment.
+Target: a 12-megapixel 3-component JPEG ≤ 64 MB.
 
 ${memory.stdout.trim()}
 
