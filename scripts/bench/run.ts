@@ -10,7 +10,8 @@
  *   The same requests through `wrangler dev` are reported too: its proxy Worker, attached inspector and dev
  *   middleware add a few milliseconds that a deployment does not have.
  * - native: in this Node process, one thread each: sharp (libvips + libjpeg-turbo, shrink-on-load) to a
- *   256x256 luminance image, then onnxruntime-node (intra-op threads 1). No HTTP.
+ *   256x256 luminance image, then onnxruntime-node (intra-op threads 1). No HTTP. Interleaved with ours,
+ *   request by request, so machine noise hits both alike.
  * - cold: a fresh isolate's first /v1/classify, model load included (the bundle, and wrangler dev).
  * - memory per image (scripts/bench/memory.ts) and the bundle's size.
  * Images: real X-rays from ../shared/data/cxr5 (read in place), the same upscaled to 2000x2000 (in a temp
@@ -100,14 +101,41 @@ const coldStop = await startDevServer(PORT, devArgs, '/healthz'); // /readyz wou
 const coldDev = (await request(DEV, '/v1/classify', images[0][0])).ms;
 coldStop();
 
-// End to end with SERVER_TIMING off (as deployed: its zero-timer yields cost a little), then the per-stage
-// split from a second instance with it on.
+// ---- native: sharp + onnxruntime-node, one thread each ----
+sharp.concurrency(1);
+sharp.cache(false);
+const session = await ortNode.InferenceSession.create(join(ROOT, 'model.onnx'), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+async function native(bytes: Uint8Array): Promise<{ decode: number; infer: number }> {
+  const t0 = performance.now();
+  const pixels = await sharp(bytes).grayscale().resize(256, 256, { fit: 'fill' }).raw().toBuffer();
+  const t1 = performance.now();
+  await session.run({ image: new ortNode.Tensor('float32', Float32Array.from(pixels), [1, 1, 256, 256]) });
+  return { decode: t1 - t0, infer: performance.now() - t1 };
+}
+const nativeRows: { decode: number[]; infer: number[]; total: number[] }[] = [];
+
+// End to end with SERVER_TIMING off (as deployed: its zero-timer yields cost a little), each request
+// followed by the native stack on the same image, so that both see the same machine (on these shared
+// 2-core machines native inference alone varied 1.3-2.1 ms between runs); then the per-stage split from a
+// second instance with SERVER_TIMING on, and the same requests through wrangler dev.
 const ours: { classify: Sample[]; dev: Sample[]; stages: Sample[]; explain?: Sample[]; png?: Sample[] }[] = [];
 worker = await startBundle(bundle, state);
 try {
   const base = String(worker.url);
   for (const [i, set] of sets.entries()) {
-    const classify = await measure(base, '/v1/classify', images[i]);
+    const classify: Sample[] = [];
+    const nativeRow = { decode: [] as number[], infer: [] as number[], total: [] as number[] };
+    for (let r = -3; r < RUNS; r++) {
+      const image = images[i][(r + 3) % images[i].length];
+      const sample = await request(base, '/v1/classify', image);
+      const n = await native(image);
+      if (r < 0) continue; // warm-ups
+      classify.push(sample);
+      nativeRow.decode.push(n.decode);
+      nativeRow.infer.push(n.infer);
+      nativeRow.total.push(n.decode + n.infer);
+    }
+    nativeRows.push(nativeRow);
     const row: (typeof ours)[number] = { classify, dev: [], stages: [] };
     if (set.explain) {
       row.explain = await measure(base, '/v1/explain', images[i]);
@@ -130,30 +158,6 @@ try {
   for (const [i] of sets.entries()) ours[i].dev = await measure(DEV, '/v1/classify', images[i]);
 } finally {
   stop();
-}
-
-// ---- native: sharp + onnxruntime-node, one thread each ----
-sharp.concurrency(1);
-sharp.cache(false);
-const session = await ortNode.InferenceSession.create(join(ROOT, 'model.onnx'), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-async function native(bytes: Uint8Array): Promise<{ decode: number; infer: number }> {
-  const t0 = performance.now();
-  const pixels = await sharp(bytes).grayscale().resize(256, 256, { fit: 'fill' }).raw().toBuffer();
-  const t1 = performance.now();
-  await session.run({ image: new ortNode.Tensor('float32', Float32Array.from(pixels), [1, 1, 256, 256]) });
-  return { decode: t1 - t0, infer: performance.now() - t1 };
-}
-const nativeRows: { decode: number[]; infer: number[]; total: number[] }[] = [];
-for (const set of images) {
-  for (let i = 0; i < 3; i++) await native(set[i % set.length]);
-  const row = { decode: [] as number[], infer: [] as number[], total: [] as number[] };
-  for (let i = 0; i < RUNS; i++) {
-    const r = await native(set[i % set.length]);
-    row.decode.push(r.decode);
-    row.infer.push(r.infer);
-    row.total.push(r.decode + r.infer);
-  }
-  nativeRows.push(row);
 }
 
 // ---- memory and bundle ----
@@ -188,8 +192,9 @@ times taken by the client over loopback (HTTP, key check and usage meter include
 thread) from the Server-Timing header of a second instance with it on (workerd's clock has 1 ms steps). The same
 requests through \`wrangler dev\` (what \`npm start\` runs) add its proxy Worker, attached DevTools inspector and
 dev-only middleware. **Native**: sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}, shrink-on-load) to 256×256
-luminance, then onnxruntime-node ${ortNode.env.versions?.node ?? ''} on one thread, in-process (no HTTP), on the same images.
-${RUNS} sequential requests per cell after warm-ups; medians unless marked p95; milliseconds.
+luminance, then onnxruntime-node ${ortNode.env.versions?.node ?? ''} on one thread, in-process (no HTTP), on the same images, each
+run right after the same image's request to ours (interleaved, so both see the same machine).
+${RUNS} sequential requests per cell after 3 warm-ups; medians unless marked p95; milliseconds.
 
 Cold start (fresh isolate, first /v1/classify including model load): **${cold.toFixed(0)} ms** for the bundle,
 ${coldDev.toFixed(0)} ms under \`wrangler dev\` (target ≤ 500).
