@@ -5,11 +5,14 @@
  * reduced block costs a fraction of a full one. At N = 1 this is the block mean, F(0,0) / 8.
  */
 
-/** basis[N][X * 8 + u]: mean over the 8/N full-size positions x of output X of c(u) cos((2x+1) u pi / 16) / 2. */
+/**
+ * basis[N][X * 8 + u]: mean over the 8/N full-size positions x of output X of c(u) cos((2x+1) u pi / 16) / 2.
+ * At least four rows (N = 2 gets two rows of zeros), so every N >= 2 runs through the same four-wide code.
+ */
 const BASIS: Record<number, Float32Array> = {};
 for (const n of [1, 2, 4, 8]) {
   const group = 8 / n;
-  const table = new Float32Array(n * 8);
+  const table = new Float32Array(Math.max(n, 4) * 8);
   for (let X = 0; X < n; X++) {
     for (let u = 0; u < 8; u++) {
       let sum = 0;
@@ -28,6 +31,7 @@ export const ZIGZAG = new Uint8Array([
 ]);
 
 const work = new Float32Array(64);
+const sums = new Float64Array(4);
 
 /**
  * @param coefficients 64 dequantised coefficients in natural order
@@ -52,156 +56,58 @@ export function idctBlock(
     if (x0 < outWidth && y0 < outHeight) out[y0 * outWidth + x0] = clamp(coefficients[0] / 8 + 128);
     return;
   }
-  if (n === 4) return idct4(coefficients, out, outWidth, outHeight, x0, y0, lastRow, lastCol);
-  if (n === 8) return idct8(coefficients, out, outWidth, outHeight, x0, y0, lastRow, lastCol);
   const basis = BASIS[n];
-  // Horizontal pass, row v of the coefficients -> work[v][X]; then the vertical pass over v. Each sum
-  // runs over u (then v) in ascending order, the order every variant here keeps.
+  // Horizontal pass, row v of the coefficients -> work[v][X]; then the vertical pass over v, four outputs
+  // at a time. (At N = 2 the two extra outputs of each pass are zeros, never read or written out.)
   for (let v = 0; v <= lastRow; v++) {
-    const row = v * 8;
-    for (let X = 0; X < n; X++) {
-      let sum = 0;
-      const b = X * 8;
-      for (let u = 0; u <= lastCol; u++) sum += basis[b + u] * coefficients[row + u];
-      work[row + X] = sum;
+    for (let X = 0; X < n; X += 4) {
+      dot4(coefficients, v * 8, 1, lastCol, basis, X * 8);
+      const w = v * 8 + X;
+      work[w] = sums[0];
+      work[w + 1] = sums[1];
+      work[w + 2] = sums[2];
+      work[w + 3] = sums[3];
     }
   }
-  for (let Y = 0; Y < n; Y++) {
-    const oy = y0 + Y;
-    if (oy >= outHeight) break;
-    const b = Y * 8;
-    for (let X = 0; X < n; X++) {
-      const ox = x0 + X;
-      if (ox >= outWidth) break;
-      let sum = 0;
-      for (let v = 0; v <= lastRow; v++) sum += basis[b + v] * work[v * 8 + X];
-      out[oy * outWidth + ox] = clamp(sum + 128);
+  const inside = x0 + n <= outWidth && y0 + n <= outHeight;
+  for (let X = 0; X < n; X++) {
+    const ox = x0 + X;
+    if (ox >= outWidth) break;
+    for (let Y = 0; Y < n; Y += 4) {
+      dot4(work, X, 8, lastRow, basis, Y * 8);
+      let o = (y0 + Y) * outWidth + ox;
+      if (inside && n >= 4) {
+        out[o] = clamp(sums[0] + 128);
+        out[(o += outWidth)] = clamp(sums[1] + 128);
+        out[(o += outWidth)] = clamp(sums[2] + 128);
+        out[(o += outWidth)] = clamp(sums[3] + 128);
+      } else {
+        for (let k = 0; k < 4 && Y + k < n && y0 + Y + k < outHeight; k++, o += outWidth) out[o] = clamp(sums[k] + 128);
+      }
     }
   }
 }
 
-const BASIS4 = BASIS[4];
-
-/** idctBlock at N = 4 (what a 2000-px upload decodes at), unrolled over the four outputs of each pass. */
-function idct4(coefficients: Float32Array, out: Uint8Array, outWidth: number, outHeight: number, x0: number, y0: number, lastRow: number, lastCol: number): void {
-  const basis = BASIS4;
-  for (let v = 0; v <= lastRow; v++) {
-    const row = v * 8;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    for (let u = 0; u <= lastCol; u++) {
-      const c = coefficients[row + u];
-      s0 += basis[u] * c;
-      s1 += basis[8 + u] * c;
-      s2 += basis[16 + u] * c;
-      s3 += basis[24 + u] * c;
-    }
-    work[row] = s0;
-    work[row + 1] = s1;
-    work[row + 2] = s2;
-    work[row + 3] = s3;
+/**
+ * Four sums of one pass, unrolled: sums[k] = sum over i <= last of basis[base + 8k + i] * src[offset + i * stride],
+ * each in ascending i, the order the plain computation has.
+ */
+function dot4(src: Float32Array, offset: number, stride: number, last: number, basis: Float32Array, base: number): void {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let i = 0, j = offset; i <= last; i++, j += stride) {
+    const value = src[j];
+    s0 += basis[base + i] * value;
+    s1 += basis[base + 8 + i] * value;
+    s2 += basis[base + 16 + i] * value;
+    s3 += basis[base + 24 + i] * value;
   }
-  const inside = x0 + 4 <= outWidth && y0 + 4 <= outHeight;
-  for (let X = 0; X < 4; X++) {
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    for (let v = 0; v <= lastRow; v++) {
-      const w = work[v * 8 + X];
-      s0 += basis[v] * w;
-      s1 += basis[8 + v] * w;
-      s2 += basis[16 + v] * w;
-      s3 += basis[24 + v] * w;
-    }
-    const ox = x0 + X;
-    if (inside) {
-      const o = y0 * outWidth + ox;
-      out[o] = clamp(s0 + 128);
-      out[o + outWidth] = clamp(s1 + 128);
-      out[o + 2 * outWidth] = clamp(s2 + 128);
-      out[o + 3 * outWidth] = clamp(s3 + 128);
-    } else if (ox < outWidth) {
-      const sums = [s0, s1, s2, s3];
-      for (let Y = 0; Y < 4 && y0 + Y < outHeight; Y++) out[(y0 + Y) * outWidth + ox] = clamp(sums[Y] + 128);
-    }
-  }
-}
-
-const BASIS8 = BASIS[8];
-
-/** idctBlock at N = 8 (uploads under 512 px), unrolled over the eight outputs of each pass. */
-function idct8(coefficients: Float32Array, out: Uint8Array, outWidth: number, outHeight: number, x0: number, y0: number, lastRow: number, lastCol: number): void {
-  const basis = BASIS8;
-  for (let v = 0; v <= lastRow; v++) {
-    const row = v * 8;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let s4 = 0;
-    let s5 = 0;
-    let s6 = 0;
-    let s7 = 0;
-    for (let u = 0; u <= lastCol; u++) {
-      const c = coefficients[row + u];
-      s0 += basis[u] * c;
-      s1 += basis[8 + u] * c;
-      s2 += basis[16 + u] * c;
-      s3 += basis[24 + u] * c;
-      s4 += basis[32 + u] * c;
-      s5 += basis[40 + u] * c;
-      s6 += basis[48 + u] * c;
-      s7 += basis[56 + u] * c;
-    }
-    work[row] = s0;
-    work[row + 1] = s1;
-    work[row + 2] = s2;
-    work[row + 3] = s3;
-    work[row + 4] = s4;
-    work[row + 5] = s5;
-    work[row + 6] = s6;
-    work[row + 7] = s7;
-  }
-  const inside = x0 + 8 <= outWidth && y0 + 8 <= outHeight;
-  for (let X = 0; X < 8; X++) {
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let s4 = 0;
-    let s5 = 0;
-    let s6 = 0;
-    let s7 = 0;
-    for (let v = 0; v <= lastRow; v++) {
-      const w = work[v * 8 + X];
-      s0 += basis[v] * w;
-      s1 += basis[8 + v] * w;
-      s2 += basis[16 + v] * w;
-      s3 += basis[24 + v] * w;
-      s4 += basis[32 + v] * w;
-      s5 += basis[40 + v] * w;
-      s6 += basis[48 + v] * w;
-      s7 += basis[56 + v] * w;
-    }
-    const ox = x0 + X;
-    if (inside) {
-      let o = y0 * outWidth + ox;
-      out[o] = clamp(s0 + 128);
-      out[(o += outWidth)] = clamp(s1 + 128);
-      out[(o += outWidth)] = clamp(s2 + 128);
-      out[(o += outWidth)] = clamp(s3 + 128);
-      out[(o += outWidth)] = clamp(s4 + 128);
-      out[(o += outWidth)] = clamp(s5 + 128);
-      out[(o += outWidth)] = clamp(s6 + 128);
-      out[(o += outWidth)] = clamp(s7 + 128);
-    } else if (ox < outWidth) {
-      const sums = [s0, s1, s2, s3, s4, s5, s6, s7];
-      for (let Y = 0; Y < 8 && y0 + Y < outHeight; Y++) out[(y0 + Y) * outWidth + ox] = clamp(sums[Y] + 128);
-    }
-  }
+  sums[0] = s0;
+  sums[1] = s1;
+  sums[2] = s2;
+  sums[3] = s3;
 }
 
 /**
