@@ -1,5 +1,5 @@
 import { ImageError } from './errors';
-import { decodeScaledLuma } from './jpeg/decoder';
+import { chooseScale, decodeScaledLuma } from './jpeg/decoder';
 import { readJpegHeader, type JpegHeader } from './jpeg-header';
 
 /** A single-channel 8-bit image, row-major. */
@@ -14,7 +14,8 @@ export interface DecodeLimits {
   maxPixels: number;
   /**
    * Largest coefficient store a progressive JPEG may need (2 bytes per pixel per component that
-   * luminance needs); checked from the header. Baseline JPEGs are decoded block by block and need none.
+   * luminance needs, 1/64 of that at 1/8 scale, where only DC coefficients are kept); checked from the
+   * header. Baseline JPEGs are decoded block by block and need none.
    */
   maxDecodeBytes?: number;
 }
@@ -42,10 +43,15 @@ export function decodeJpegLuma(bytes: Uint8Array, limits: DecodeLimits, minSide 
       `The image is ${header.width}x${header.height} (${pixels} pixels); the limit is ${limits.maxPixels} pixels.`,
     );
   }
+  const wide = header.width >= header.height;
+  const minWidth = Math.max(minSide, wide ? minLongSide : 0);
+  const minHeight = Math.max(minSide, wide ? 0 : minLongSide);
   if (header.progressive && limits.maxDecodeBytes !== undefined) {
-    // YCbCr needs only Y's coefficients; RGB and CMYK/YCCK need every component's.
+    // YCbCr needs only Y's coefficients; RGB and CMYK/YCCK need every component's. At 1/8 scale only the DC
+    // coefficient of each 8x8 block is kept (1/64 of them).
     const needed = header.components === 1 || (header.components === 3 && header.adobeTransform !== 0) ? 1 : header.components;
-    const bytesNeeded = pixels * 2 * needed;
+    const perPixel = chooseScale(header.width, header.height, minWidth, minHeight) === 8 ? 2 / 64 : 2;
+    const bytesNeeded = pixels * perPixel * needed;
     if (bytesNeeded > limits.maxDecodeBytes) {
       throw new ImageError(
         'too_large',
@@ -59,8 +65,7 @@ export function decodeJpegLuma(bytes: Uint8Array, limits: DecodeLimits, minSide 
   }
   let decoded;
   try {
-    const wide = header.width >= header.height;
-    decoded = decodeScaledLuma(bytes, Math.max(minSide, wide ? minLongSide : 0), Math.max(minSide, wide ? 0 : minLongSide));
+    decoded = decodeScaledLuma(bytes, minWidth, minHeight);
   } catch (error) {
     if (error instanceof ImageError) throw error;
     throw new ImageError('invalid', 'The JPEG could not be decoded.');

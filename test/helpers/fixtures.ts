@@ -60,12 +60,12 @@ export function buildFixtures(): Record<string, Uint8Array> {
     c[sof + 7] = 60000 >> 8;
     c[sof + 8] = 60000 & 0xff;
   });
-  // A progressive header declaring 6000 x 6000 (36 MP, under the pixel limit): its coefficients alone would need
-  // 69 MiB, over the decode memory budget.
-  fixtures['progressive-36mp'] = (() => {
+  // A progressive header declaring 2000 x 13000 (26 MP, under the pixel limit): its short side allows no more
+  // than 1/4 scale, where every coefficient is kept - 50 MiB, over the decode memory budget.
+  fixtures['progressive-narrow-26mp'] = (() => {
     const copy = fixtures['gray-progressive'].slice();
     const sof2 = markerOffset(copy, 0xc2);
-    copy.set([6000 >> 8, 6000 & 0xff, 6000 >> 8, 6000 & 0xff], sof2 + 5);
+    copy.set([13000 >> 8, 13000 & 0xff, 2000 >> 8, 2000 & 0xff], sof2 + 5);
     return copy;
   })();
   return fixtures;

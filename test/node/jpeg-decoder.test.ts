@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ImageError } from '../../src/image/errors';
+import sharp from 'sharp';
+import { decodeJpegLuma } from '../../src/image/decode';
 import { decodeScaledLuma } from '../../src/image/jpeg/decoder';
 import { preprocessJpeg } from '../../src/preprocess';
 import { ensurePythonEnv } from '../../scripts/export/python-env';
@@ -81,6 +83,20 @@ describe('decode-to-size', () => {
     expect(decodeScaledLuma(bytes, 400, 256)).toMatchObject({ scale: 4, width: 750, height: 1000 });
     const small = new Uint8Array(readFileSync(files.find((f) => f.name === 'gray-baseline.jpg')!.file));
     expect(decodeScaledLuma(small, 256, 256).scale).toBe(1); // 300x400: no reduction keeps 256
+  });
+
+  it('admits a 36-megapixel progressive JPEG under the default decode memory budget: at 1/8 scale only DC is kept', async () => {
+    const side = 6000;
+    const pixels = new Uint8Array(side * side);
+    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) pixels[y * side + x] = 60 + ((x * 7 + y * 3) >> 6) % 140;
+    const jpeg = new Uint8Array(await sharp(pixels, { raw: { width: side, height: side, channels: 1 } }).jpeg({ progressive: true, quality: 80 }).toBuffer());
+    const limits = { maxPixels: 50_000_000, maxDecodeBytes: 48 * 2 ** 20 }; // wrangler.toml's defaults
+    const decoded = decodeJpegLuma(jpeg, limits, 256);
+    expect(decoded).toMatchObject({ scale: 8, luma: { width: 750, height: 750 } });
+    // Each output pixel is an 8x8 block mean of the pattern: within a level or two of the source's.
+    expect(Math.abs(decoded.luma.data[375 * 750 + 375] - pixels[3004 * side + 3004])).toBeLessThan(4);
+    // Asked for a larger copy (1/4 scale keeps every coefficient: 69 MiB), the same file is refused from its header.
+    expect(() => decodeJpegLuma(jpeg, limits, 256, 1024)).toThrow(/needs 69 MiB/);
   });
 });
 

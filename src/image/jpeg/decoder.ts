@@ -198,7 +198,8 @@ function isYCbCr(frame: Frame, adobeTransform: number | null, jfif: boolean): bo
   return !(a === 0x52 && b === 0x47 && c === 0x42);
 }
 
-function chooseScale(width: number, height: number, minWidth: number, minHeight: number): number {
+/** The DCT reduction (8, 4, 2 or 1) a decode uses: the largest that keeps both sides at least minWidth x minHeight. */
+export function chooseScale(width: number, height: number, minWidth: number, minHeight: number): number {
   for (const s of [8, 4, 2]) if (Math.ceil(width / s) >= minWidth && Math.ceil(height / s) >= minHeight) return s;
   return 1;
 }
