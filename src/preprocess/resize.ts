@@ -6,9 +6,9 @@
  */
 
 interface AxisWeights {
-  /** First source index contributing to each output index. */
+  /** First source index of each output index's window. */
   start: Int32Array;
-  /** Number of contributing source indices for each output index. */
+  /** Source indices in each window: `taps` wherever the input is that long (some weigh 0), else fewer. */
   count: Int32Array;
   /** `taps` weights per output index, normalised to sum to 1. */
   weights: Float32Array;

@@ -85,6 +85,13 @@ describe('antialiased resize', () => {
     for (let i = 0; i < coarse.length; i++) if (i % 256 > 0 && i % 256 < 255) expect(Math.abs(coarse[i] - 85)).toBeLessThanOrEqual(3);
   });
 
+  it('returns a same-size image unchanged, as a copy', () => {
+    const src = plane(256, 256, (x, y) => (x * 31 + y * 17) & 255);
+    const out = resizeLuma(src, 256, 256, 256, 256);
+    expect(out).toEqual(src);
+    expect(out).not.toBe(src);
+  });
+
   it('keeps a constant image constant at every size', () => {
     for (const [w, h] of [[1, 1], [7, 3000], [3000, 7], [256, 256]]) {
       expect(new Set(resizeLuma(new Uint8Array(w * h).fill(77), w, h, 256, 256))).toEqual(new Set([77]));
