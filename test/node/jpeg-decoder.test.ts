@@ -132,6 +132,25 @@ describe('corrupt input', () => {
     expect(failures).toBeGreaterThan(0); // the mutations do break things; all of it as ImageError
   });
 
+  it('leaves nothing behind when it fails part-way: the next decode of a good file is unchanged', () => {
+    const fixtures = buildFixtures();
+    const good = fixtures['gray-baseline'];
+    const expected = preprocessJpeg(good, 256, { maxPixels: 1e8 }).pixels;
+    const sources = ['gray-baseline', 'rgb-420', 'gray-progressive'].map((name) => ({ name, bytes: fixtures[name] }));
+    let failed = 0;
+    const changedAfter: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      try {
+        preprocessJpeg(fuzzCase(sources, 99, i).bytes, 256, { maxPixels: 20_000_000 });
+      } catch {
+        failed++;
+      }
+      if (!Buffer.from(preprocessJpeg(good, 256, { maxPixels: 1e8 }).pixels).equals(Buffer.from(expected))) changedAfter.push(i);
+    }
+    expect(changedAfter).toEqual([]);
+    expect(failed).toBeGreaterThan(100);
+  });
+
   it.each(['gray-baseline', 'rgb-420', 'gray-progressive', 'rgb-444-progressive'])(
     'refuses %s relabelled 4000x4000 (data far too short for its blocks) as invalid instead of decoding zero bits',
     (name) => {

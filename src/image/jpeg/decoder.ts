@@ -67,6 +67,8 @@ const MAX_SCANS = 64;
  * @throws ImageError for corrupt or unsupported data
  */
 export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight: number): ScaledLuma {
+  // A previous decode that failed half-way through a block may have left coefficients behind.
+  dequantised.fill(0);
   const quant: Float32Array[] = [];
   const dcTables: HuffmanTable[] = [];
   const acTables: HuffmanTable[] = [];
