@@ -49,8 +49,9 @@ type Kind = 'classify' | 'explain' | 'bad upload' | 'unknown key' | 'revoked key
 const ALLOWED: Record<Kind, Set<string>> = {
   classify: new Set(['200', '429 rate_limited']),
   explain: new Set(['200', '429 rate_limited']),
-  // A mutated JPEG can still be a valid one: then it is classified (and billed) like any other.
-  'bad upload': new Set(['200', '400 invalid_image', '400 empty_body', '413 image_too_large', '413 payload_too_large', '415 unsupported_media_type', '422 unsupported_image', '429 rate_limited']),
+  // A mutated JPEG can still be a valid one: then it is classified (and billed) like any other, or refused
+  // (not billed) by the model's gate as not a chest X-ray.
+  'bad upload': new Set(['200', '400 invalid_image', '400 empty_body', '413 image_too_large', '413 payload_too_large', '415 unsupported_media_type', '422 unsupported_image', '422 not_a_chest_xray', '429 rate_limited']),
   'unknown key': new Set(['401 unauthorized']),
   'revoked key': new Set(['403 forbidden']),
   'no credentials': new Set(['401 unauthorized']),

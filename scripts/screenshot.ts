@@ -1,6 +1,8 @@
 /**
- * Writes docs/page.png, the README's screenshot of the web page with a result. The radiograph in it
- * is synthetic (scripts/bench/make_images.py): no real X-ray is ever committed.
+ * Writes docs/page.png, the README's screenshot of the web page with what the service does to a
+ * real-looking input. The radiograph in it is synthetic (scripts/bench/make_images.py): no real X-ray is
+ * ever committed, and the model's gate now refuses this one as unlike any chest X-ray, which is what the
+ * picture shows (a result with bars, when a model accepts it).
  *
  * Usage: npm run screenshot
  */
@@ -28,7 +30,7 @@ try {
   await page.dispatchEvent('#apikey', 'change'); // a password field: the picture shows dots only
   await page.waitForFunction(() => document.getElementById('metrics')?.querySelector('tr'));
   await page.setInputFiles('#file', image);
-  await page.waitForSelector('#result:not([hidden]) .bar');
+  await page.waitForSelector('#result:not([hidden]) .bar, #error:not([hidden])');
   mkdirSync(new URL('../docs/', import.meta.url).pathname, { recursive: true });
   const out = new URL('../docs/page.png', import.meta.url).pathname;
   await page.screenshot({ path: out, fullPage: true });

@@ -23,7 +23,7 @@ export interface PixelCache {
 const TRAINING_PIXEL_LIMIT = 100_000_000;
 
 /** Preprocesses the dataset into `workDir/cache/<key>/`, or reuses an identical earlier run. */
-export function buildPixelCache(data: Dataset, size: number, workDir: string, log: (line: string) => void): PixelCache {
+export function buildPixelCache(data: Pick<Dataset, 'root' | 'files'>, size: number, workDir: string, log: (line: string) => void): PixelCache {
   const hash = createHash('sha256').update(`${PREPROCESSING_ID}\n${size}\n`);
   for (const file of data.files) {
     const path = join(data.root, file);

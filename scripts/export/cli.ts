@@ -11,7 +11,9 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PREPROCESSING_ID } from '../../src/preprocess';
 import { buildPixelCache } from './cache';
-import { DatasetError, loadDataset } from './dataset';
+import { DatasetError, loadDatasets } from './dataset';
+import { MIN_HELD_OUT_GROUP, chooseHoldout, groupKey, parseGroupList, type HoldoutChoice, type SourceGroup } from './holdout';
+import { ACCEPTED_KIND, GATE_KINDS, gateKindOf, generateNegatives, loadNotCxr, type NegativeImage } from './negatives';
 import { gradCamReference } from './gradcam-reference';
 import { EXPORT_DIR, PythonError, ensurePythonEnv } from './python-env';
 import { groupSplit } from './split';
@@ -26,7 +28,8 @@ const INTENDED_USE =
 
 const LIMITATIONS = [
   'Research artifact, not a medical device; no regulatory clearance of any kind.',
-  'Figures come from one unit-disjoint test split of the training sources; other hospitals, scanners and populations will differ.',
+  'Figures come from a unit-disjoint test split of the training sources and from a few held-out public sources; other hospitals, scanners and populations will differ, and the unseen-source figures are the better guide to them.',
+  'The "not a chest X-ray" gate knows nine kinds of non-chest images plus generated ones; the distance check flags what is far from training chest X-rays, but an unusual chest film can be refused and an unusual non-chest image accepted.',
   'In the cxr5 data nearly all bacterial and viral pneumonia images are pediatric (one hospital) while COVID and tuberculosis images are adult: the model can learn age or source instead of disease.',
   'Tuberculosis is the smallest class, mostly from one anonymous compilation with weak provenance.',
   'Many COVID images were cropped from papers and may carry arrows or captions.',
@@ -34,9 +37,11 @@ const LIMITATIONS = [
 ];
 
 function usage(): string {
-  return `usage: npm run export -- --data DIR [--manifest FILE] [--group-column unit]
+  return `usage: npm run export -- --data DIR [--manifest FILE] [--data DIR [--manifest FILE] ...] [--group-column unit]
+  [--not-cxr DIR] [--negatives N per generated family, 120] [--holdout auto|none|"val=SOURCE :: CLASS; .../test=..."]
+  [--holdout-min 30] [--final [--recipe-card CARD.json]] [--coverage 0.95] [--epoch-samples N] [--freeze-blocks N]
   [--arch ${ARCHITECTURES.join('|')}] [--pretrained FILE] [--epochs N] [--batch-size N]
-  [--device auto|cuda|cpu] [--seed 42] [--recipe original|adamw] [--augment basic|robust] [--split 80/10/10]
+  [--device auto|cuda|cpu] [--seed 42] [--recipe original|adamw] [--augment basic|robust|shift] [--split 80/10/10]
   [--out model.onnx] [--work .cache/export] [--quantize] [--resume] [--limit N]
        npm run export -- --setup-python   (only create the pinned Python environment)
        npm run export -- --gradcam-reference [--model model.onnx] IMAGE.jpg ...   (PyTorch autograd Grad-CAM maps, JSON)`;
@@ -45,8 +50,17 @@ function usage(): string {
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     options: {
-      data: { type: 'string' },
-      manifest: { type: 'string' },
+      data: { type: 'string', multiple: true },
+      manifest: { type: 'string', multiple: true },
+      'not-cxr': { type: 'string' },
+      negatives: { type: 'string', default: '120' },
+      holdout: { type: 'string', default: 'auto' },
+      'holdout-min': { type: 'string', default: String(MIN_HELD_OUT_GROUP) },
+      final: { type: 'boolean', default: false },
+      'recipe-card': { type: 'string' },
+      coverage: { type: 'string', default: '0.95' },
+      'epoch-samples': { type: 'string' },
+      'freeze-blocks': { type: 'string', default: '0' },
       'group-column': { type: 'string', default: 'unit' },
       arch: { type: 'string', default: 'mobilenet_v3_small' },
       pretrained: { type: 'string' },
@@ -83,7 +97,7 @@ async function main(): Promise<number> {
     console.log(JSON.stringify(maps.map((m, i) => ({ file: positionals[i], ...m }))));
     return 0;
   }
-  if (values.help || !values.data) {
+  if (values.help || !values.data?.length) {
     console.log(usage());
     return values.help ? 0 : 2;
   }
@@ -94,7 +108,7 @@ async function main(): Promise<number> {
   if (!ARCHITECTURES.includes(values.arch!)) return fail(`--arch must be one of ${ARCHITECTURES.join(', ')}`);
   if (!['auto', 'cuda', 'cpu'].includes(values.device!)) return fail('--device must be auto, cuda or cpu');
   if (!['original', 'adamw'].includes(values.recipe!)) return fail('--recipe must be original or adamw');
-  if (!['basic', 'robust'].includes(values.augment!)) return fail('--augment must be basic or robust');
+  if (!['basic', 'robust', 'shift'].includes(values.augment!)) return fail('--augment must be basic, robust or shift');
   const epochs = Number(values.epochs);
   const batchSize = Number(values['batch-size']);
   const seed = Number(values.seed);
@@ -110,26 +124,121 @@ async function main(): Promise<number> {
   mkdirSync(work, { recursive: true });
   mkdirSync(dirname(out), { recursive: true });
 
-  const data = loadDataset(resolve(values.data), values.manifest && resolve(values.manifest), values['group-column']);
+  const dataRoots = (values.data as string[]).map((d) => resolve(d));
+  const manifests = ((values.manifest as string[] | undefined) ?? []).map((m) => resolve(m));
+  if (manifests.length > dataRoots.length) return fail('more --manifest than --data: give each --manifest after its --data');
+  const data = loadDatasets(dataRoots.map((root, k) => ({ root, manifest: manifests[k] })), values['group-column']);
   if (values.limit) {
     // Quick runs: a seeded, class-stratified subset (every class keeps some images).
     const keep = Number(values.limit);
     const picked = groupSplit(data.labels, data.groups, { train: keep / data.files.length, val: 0, test: 1 - keep / data.files.length }, seed).train;
-    for (const key of ['files', 'labels', 'groups'] as const) (data[key] as unknown[]) = picked.map((i) => data[key][i]);
+    for (const key of ['files', 'labels', 'labelSets', 'groups', 'sources', 'originalSizes', 'folder'] as const) (data[key] as unknown[]) = picked.map((i) => data[key][i]);
   }
-  log(`data: ${data.files.length} images in ${data.classes.length} classes (${data.classes.join(', ')}), grouped by ${data.groupBy}`);
+  log(`data: ${data.files.length} images in ${data.classes.length} classes (${data.classes.join(', ')}) from ${dataRoots.length} folder(s), grouped by ${data.groupBy}`);
+  const partial = data.labelSets.filter((set) => set.length > 1).length;
+  if (partial) log(`  ${partial} images carry a partial label (one of several classes): trained on the summed probability, left out of accuracy`);
+
+  // Negatives for the gate: the not-cxr folder and generated images.
+  const negatives: NegativeImage[] = values['not-cxr'] ? loadNotCxr(resolve(values['not-cxr'])) : [];
+  const perFamily = Number(values.negatives);
+  if (perFamily > 0) {
+    const chest = data.files.filter((_, i) => i % 7 === 0).slice(0, 400);
+    negatives.push(...generateNegatives(join(work, 'negatives'), perFamily, chest, seed));
+  }
+  log(`negatives for the gate: ${negatives.length} (` + countBy(negatives.map((n) => n.kind)).map(([k, n]) => `${k} ${n}`).join(', ') + ')');
 
   const python = ensurePythonEnv(log);
-  const cache = buildPixelCache(data, INPUT_SIZE, work, log);
-  const labels = cache.kept.map((i) => data.labels[i]);
-  const groups = cache.kept.map((i) => data.groups[i]);
-  const split = groupSplit(labels, groups, { train: fractions[0] / sum, val: fractions[1] / sum, test: fractions[2] / sum }, seed);
+  const cache = buildPixelCache({ root: '', files: [...data.files, ...negatives.map((n) => n.file)] }, INPUT_SIZE, work, log);
+  const chestRows = cache.kept.filter((i) => i < data.files.length);
+  const negativeRows = cache.kept.map((item, row) => ({ item, row })).filter(({ item }) => item >= data.files.length);
+
+  // Seen-source splits: each folder split by group exactly as a single-folder run would split it, so the
+  // unit-disjoint test split of cxr5 stays what it was; held-out (source, class) groups are then taken out.
+  const classText = (i: number) => data.labelSets[i].map((c) => data.classes[c]).join('|');
+  const sourceGroups = new Map<string, SourceGroup>();
+  for (const i of chestRows) {
+    const key = groupKey(data.sources[i], classText(i));
+    const group = sourceGroups.get(key) ?? { key, source: data.sources[i], className: classText(i), size: 0 };
+    group.size++;
+    sourceGroups.set(key, group);
+  }
+  let holdout: HoldoutChoice;
+  if (values.holdout === 'none') holdout = { val: [], test: [], shared: [], reasons: {} };
+  else if (values.holdout === 'auto') holdout = chooseHoldout([...sourceGroups.values()], Number(values['holdout-min']));
+  else {
+    // Explicit: "val=source :: class; ... / test=source :: class; ..."
+    const [val = '', test = ''] = values.holdout!.split('/');
+    holdout = { val: parseGroupList(val.replace(/^\s*val=/, '')), test: parseGroupList(test.replace(/^\s*test=/, '')), shared: [], reasons: { all: 'chosen with --holdout' } };
+  }
+  for (const key of [...holdout.val, ...holdout.test, ...holdout.shared]) {
+    if (!sourceGroups.has(key)) return fail(`--holdout names "${key}", which is not a (source :: class) group of the data`);
+  }
+  const splitOf = new Array<string>(cache.kept.length).fill('');
+  const rowOf = new Map(cache.kept.map((item, row) => [item, row]));
+  const fractionsBySide = { train: fractions[0] / sum, val: fractions[1] / sum, test: fractions[2] / sum };
+  for (let k = 0; k < dataRoots.length; k++) {
+    const items = chestRows.filter((i) => data.folder[i] === k);
+    // A partial label is its own stratum here, so it spreads over the three sides like a class.
+    const strata = items.map((i) => (data.labelSets[i].length > 1 ? data.classes.length : data.labels[i]));
+    const folderSplit = groupSplit(strata, items.map((i) => data.groups[i]), fractionsBySide, seed);
+    for (const side of ['train', 'val', 'test'] as const) for (const j of folderSplit[side]) splitOf[rowOf.get(items[j])!] = side;
+  }
+  for (const key of holdout.shared) {
+    const items = chestRows.filter((i) => groupKey(data.sources[i], classText(i)) === key);
+    const shared = groupSplit(items.map(() => 0), items.map((i) => data.groups[i]), { train: 0, val: 0.5, test: 0.5 }, seed);
+    for (const side of ['val', 'test'] as const) for (const j of shared[side]) splitOf[rowOf.get(items[j])!] = `unseen_${side}`;
+  }
+  for (const i of chestRows) {
+    const key = groupKey(data.sources[i], classText(i));
+    if (holdout.val.includes(key)) splitOf[rowOf.get(i)!] = 'unseen_val';
+    if (holdout.test.includes(key)) splitOf[rowOf.get(i)!] = 'unseen_test';
+  }
+  if (values.final) {
+    // The model to ship: the unseen-source test images join training (their figures come from the
+    // --recipe-card run, where they were held out); the unseen-source validation images still choose the
+    // epoch and calibrate, so the probabilities and prediction sets stay tuned to sources not trained on.
+    for (let row = 0; row < splitOf.length; row++) if (splitOf[row] === 'unseen_test') splitOf[row] = 'train';
+  }
+  let recipeEvaluation: unknown = null;
+  if (values['recipe-card']) {
+    const recipe = JSON.parse(readFileSync(resolve(values['recipe-card']), 'utf8'));
+    const m = recipe.metrics ?? {};
+    recipeEvaluation = {
+      model_version: recipe.version, command: recipe.training?.command, holdout: recipe.training?.holdout,
+      test: { accuracy: m.accuracy, ece: m.ece, per_class: m.per_class, prediction_set: m.prediction_set, false_refusals: m.false_refusals },
+      unseen_val: m.unseen_val, unseen_test: m.unseen_test, per_unseen_source: m.per_unseen_source, gate: m.gate, shortcut_probe: m.shortcut_probe,
+    };
+  }
+  // Negatives: per raw kind, a seeded 70/15/15 split by file.
+  const negativeFractions = { train: 0.7, val: 0.15, test: 0.15 };
+  const negativeKinds = negativeRows.map(({ item }) => negatives[item - data.files.length].kind);
+  const negativeSplit = groupSplit(negativeKinds.map((k) => [...new Set(negativeKinds)].indexOf(k)), negativeRows.map(({ item }) => String(item)), negativeFractions, seed);
+  for (const side of ['train', 'val', 'test'] as const) for (const j of negativeSplit[side]) splitOf[negativeRows[j].row] = side;
+
+  const gateKinds = [ACCEPTED_KIND, ...new Set(negativeKinds.map(gateKindOf))];
+  const rows = cache.kept.map((item) => {
+    if (item < data.files.length) {
+      return { label_set: data.labelSets[item], class_text: classText(item), kind: ACCEPTED_KIND, gate: 0, source: data.sources[item], original_size: data.originalSizes[item] };
+    }
+    const negative = negatives[item - data.files.length];
+    return { label_set: [], class_text: '', kind: negative.kind, gate: gateKinds.indexOf(gateKindOf(negative.kind)), source: negative.source, original_size: [0, 0] };
+  });
+
+  const sides = ['train', 'val', 'test', 'unseen_val', 'unseen_test'] as const;
+  const split = Object.fromEntries(sides.map((side) => [side, splitOf.flatMap((s, row) => (s === side ? [row] : []))])) as Record<(typeof sides)[number], number[]>;
   const splitSizes: Record<string, Record<string, number>> = {};
-  log('split (images per class):');
+  log('split (chest X-rays per class; negatives per kind):');
+  for (const side of sides) {
+    const chest = split[side].filter((row) => rows[row].gate === 0);
+    splitSizes[side] = Object.fromEntries(countBy(chest.map((row) => rows[row].class_text)));
+    const negs = split[side].filter((row) => rows[row].gate !== 0);
+    log(`  ${side.padEnd(11)} ${String(chest.length).padStart(6)}  ` + countBy(chest.map((row) => rows[row].class_text)).map(([n, c]) => `${n} ${c}`).join(', ') +
+      (negs.length ? ` | negatives ${negs.length}` : ''));
+  }
+  log(values.final ? 'held-out sources (--final: the test ones join training; validation ones never do):' : 'held-out sources (never in training):');
+  for (const [className, reason] of Object.entries(holdout.reasons)) log(`  ${className}: ${reason}`);
   for (const side of ['train', 'val', 'test'] as const) {
-    splitSizes[side] = Object.fromEntries(data.classes.map((name, c) => [name, split[side].filter((i) => labels[i] === c).length]));
-    log(`  ${side.padEnd(5)} ${String(split[side].length).padStart(6)}  ` + data.classes.map((n) => `${n} ${splitSizes[side][n]}`).join(', '));
-    if (split[side].length === 0) return fail(`the ${side} split is empty: too few images or groups`);
+    if (!split[side].some((row) => rows[row].gate === 0)) return fail(`the ${side} split has no chest X-rays: too few images or groups`);
   }
 
   // The command that reproduces this model: --resume, --work and --out change where, not what.
@@ -143,11 +252,15 @@ async function main(): Promise<number> {
     input_size: INPUT_SIZE,
     preprocessing: PREPROCESSING_ID,
     classes: data.classes,
-    labels,
+    rows,
     split,
+    gate: { kinds: gateKinds, accept: ACCEPTED_KIND, descriptions: Object.fromEntries(gateKinds.slice(1).map((k) => [k, GATE_KINDS[k]])) },
+    coverage: Number(values.coverage),
     arch: values.arch,
     pretrained: values.pretrained ? resolve(values.pretrained) : null,
     epochs,
+    epoch_samples: Number(values['epoch-samples']) || 0,
+    freeze_blocks: Number(values['freeze-blocks']),
     batch_size: batchSize,
     device: values.device,
     seed,
@@ -163,8 +276,14 @@ async function main(): Promise<number> {
     limitations: LIMITATIONS,
     training_summary: {
       command,
-      data: { images: data.files.length, decoded: cache.kept.length, skipped: cache.skipped.length, group_by: data.groupBy, classes: data.classes },
+      data: {
+        images: data.files.length, decoded: chestRows.length, skipped: data.files.length - chestRows.length, group_by: data.groupBy, classes: data.classes,
+        folders: dataRoots.map((r) => r.split('/').pop()), partial_labels: partial,
+        negatives: { images: negatives.length, decoded: negativeRows.length, kinds: Object.fromEntries(countBy(negativeKinds)) },
+      },
       split_sizes: splitSizes,
+      holdout: { val: holdout.val, test: holdout.test, shared_by_unit: holdout.shared, reasons: holdout.reasons, final: values.final },
+      recipe_evaluation: recipeEvaluation,
     },
   };
   const jobPath = join(work, 'job.json');
@@ -177,7 +296,7 @@ async function main(): Promise<number> {
   if (trained.status !== 0) return fail(`training/export failed (exit ${trained.status ?? trained.signal})`);
 
   const reference = JSON.parse(readFileSync(join(work, 'reference.json'), 'utf8')) as { indices: number[]; probabilities: number[][] };
-  const check = await verifyAgainstPyTorch(out, cache.pixels, reference.indices, reference.indices.map((i) => labels[i]), reference.probabilities);
+  const check = await verifyAgainstPyTorch(out, cache.pixels, reference.indices, reference.indices.map((i) => rows[i].label_set[0]), reference.probabilities);
   log(`parity: onnxruntime-node through the Worker's Classifier vs PyTorch on ${check.images} test images: max |diff| ${check.maxAbsDiff.toExponential(2)}; accuracy ${check.accuracy.toFixed(4)}`);
   if (!(check.maxAbsDiff <= PARITY_TOLERANCE)) return fail(`onnxruntime-node disagrees with PyTorch by ${check.maxAbsDiff} (> ${PARITY_TOLERANCE})`);
   const card = join(dirname(out), out.replace(/\.onnx$/, '').split('/').pop() + '.card.json');
@@ -200,3 +319,9 @@ main().then(
     process.exit(1);
   },
 );
+
+function countBy(values: string[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : 1));
+}

@@ -10,6 +10,7 @@ export const PROBLEMS = {
   empty_body: { status: 400, title: 'Empty body' },
   invalid_image: { status: 400, title: 'Invalid image' },
   unsupported_image: { status: 422, title: 'Unsupported image' },
+  not_a_chest_xray: { status: 422, title: 'Not a chest X-ray' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   image_too_large: { status: 413, title: 'Image too large' },
   invalid_parameter: { status: 400, title: 'Invalid parameter' },
@@ -40,7 +41,10 @@ export function problemResponse(code: ProblemCode, detail: string, headers: Reco
   });
 }
 
-/** An HTTPException carrying a problem+json response, for `throw` inside handlers. */
-export function problem(code: ProblemCode, detail: string, headers?: Record<string, string>): HTTPException {
-  return new HTTPException(PROBLEMS[code].status, { res: problemResponse(code, detail, headers), message: detail });
+/**
+ * An HTTPException carrying a problem+json response, for `throw` inside handlers.
+ * @param extra further members of the body (numbers and names only: never anything from the image's pixels)
+ */
+export function problem(code: ProblemCode, detail: string, headers?: Record<string, string>, extra?: Record<string, unknown>): HTTPException {
+  return new HTTPException(PROBLEMS[code].status, { res: problemResponse(code, detail, headers, extra), message: detail });
 }

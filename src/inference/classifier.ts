@@ -11,6 +11,10 @@ export interface Classification {
   logits: Float32Array;
   /** The last feature maps, [channels, height, width], when asked for. */
   features?: { data: Float32Array; channels: number; height: number; width: number };
+  /** The gate's softmax over image kinds, when the model has an assessment (`info.assessment.gate.kinds` order). */
+  gateProbabilities?: Float32Array;
+  /** Distance of the image to the training chest X-rays, when the model has an assessment. */
+  oodDistance?: number;
 }
 
 type TensorConstructor = new (type: 'float32', data: Float32Array, dims: readonly number[]) => Tensor;
@@ -23,7 +27,12 @@ export class Classifier {
     private readonly session: InferenceSession,
     private readonly TensorClass: TensorConstructor,
     readonly info: ModelInfo,
-  ) {}
+  ) {
+    // Fail at load, not on the first request, when the metadata names outputs the graph lacks.
+    const declared = info.assessment ? [info.assessment.gate.output, info.assessment.ood.output] : [];
+    const missing = declared.filter((name) => !session.outputNames.includes(name));
+    if (missing.length) throw new Error(`model metadata names outputs the graph lacks: ${missing.join(', ')}`);
+  }
 
   /**
    * Classifies one image of `info.inputSize`² luminance values; concurrent calls queue.
@@ -41,6 +50,8 @@ export class Classifier {
     const input = new this.TensorClass('float32', Float32Array.from(pixels), [1, 1, size, size]);
     const fetches: string[] = [MODEL_IO.probabilities, MODEL_IO.logits];
     if (withFeatures) fetches.push(MODEL_IO.features);
+    const assessment = this.info.assessment;
+    if (assessment) fetches.push(assessment.gate.output, assessment.ood.output);
     const outputs = await this.session.run({ [MODEL_IO.input]: input }, fetches);
     const result: Classification = {
       probabilities: Float32Array.from(outputs[MODEL_IO.probabilities].data as Float32Array),
@@ -50,6 +61,10 @@ export class Classifier {
       const features = outputs[MODEL_IO.features];
       const [, channels, height, width] = features.dims;
       result.features = { data: Float32Array.from(features.data as Float32Array), channels, height, width };
+    }
+    if (assessment) {
+      result.gateProbabilities = Float32Array.from(outputs[assessment.gate.output].data as Float32Array);
+      result.oodDistance = (outputs[assessment.ood.output].data as Float32Array)[0];
     }
     return result;
   }

@@ -4,6 +4,7 @@
  */
 import type { HeadDescription } from '../explain/gradcam';
 import { PREPROCESSING_ID } from '../preprocess';
+import { parseAssessment, type AssessmentMetadata } from './assessment';
 import { readOnnxMetadata } from './onnx-proto';
 
 /** Names of the graph's input and outputs: the contract between scripts/export and the Worker. */
@@ -29,6 +30,8 @@ export interface ModelInfo {
   limitations: string[];
   /** Where the head's weights are, for Grad-CAM; null for models exported without it. */
   head: HeadDescription | null;
+  /** The gate, distance and conformal thresholds; null for models exported before them (no assessment). */
+  assessment: AssessmentMetadata | null;
 }
 
 /** Parses and validates the metadata; throws with a clear message when the contract is broken. */
@@ -61,6 +64,9 @@ export async function readModelInfo(model: Uint8Array): Promise<ModelInfo> {
     intendedUse: meta.intended_use ?? '',
     limitations: (parseJson(meta.limitations) as string[] | null) ?? [],
     head: parseJson(meta.head) as HeadDescription | null,
+    // Unlike the informational keys above, a malformed `assessment` is refused: serving without the gate
+    // a model meant to have one would classify anything uploaded.
+    assessment: meta.assessment === undefined ? null : parseAssessment(meta.assessment, classes),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The shared part of /v1/classify and /v1/explain: read the upload, load the model, preprocess,
- * run it, and shape the classification JSON.
+ * run it, refuse what is not a frontal chest X-ray, and shape the classification JSON.
  */
 import type { Context } from 'hono';
 import { readLimits, type AppEnv } from '../env';
@@ -8,6 +8,7 @@ import { problem } from '../http/problem';
 import { stageTimer } from '../http/server-timing';
 import { readJpegUpload } from '../http/upload';
 import { ImageError } from '../image/errors';
+import { assess, type Acceptance } from '../inference/assessment';
 import type { Classification } from '../inference/classifier';
 import type { LoadedModel } from '../inference/model';
 import type { ModelInfo } from '../inference/model-info';
@@ -20,9 +21,14 @@ export interface Analysis {
   model: LoadedModel;
   image: PreprocessedImage;
   result: Classification;
+  /** The assessment of an accepted image; null for a model without one. */
+  accepted: Acceptance | null;
 }
 
 /**
+ * Reads, decodes and classifies the upload; throws a problem for anything that cannot be answered,
+ * including 422 not_a_chest_xray for an image the model's gate or distance refuses (so callers never
+ * spend Grad-CAM work, or a billed request, on it).
  * @param validate runs once the model is loaded and before any decoding (e.g. to check query parameters)
  */
 export async function analyseUpload(
@@ -54,11 +60,26 @@ export async function analyseUpload(
     await timer.mark('infer');
     c.header('server-timing', timer.header());
   }
-  return { model, image, result };
+  const { info } = model.classifier;
+  if (!info.assessment) return { model, image, result, accepted: null };
+  const verdict = assess(info.assessment, info.classes, {
+    probabilities: result.probabilities,
+    gateProbabilities: result.gateProbabilities!,
+    oodDistance: result.oodDistance!,
+  });
+  if (verdict.refused) {
+    const { detail, kind, reason, chestXrayScore, oodDistance } = verdict;
+    // Names and scores only: the problem body never carries pixels.
+    throw problem('not_a_chest_xray', detail, {}, { kind, reason, chestXrayScore, oodDistance });
+  }
+  return { model, image, result, accepted: verdict };
 }
 
-/** The response body of /v1/classify (and the first part of /v1/explain's). */
-export function classificationBody(info: ModelInfo, image: PreprocessedImage, { probabilities }: Classification) {
+/**
+ * The response body of /v1/classify (and the first part of /v1/explain's). The assessment members are
+ * present only for a model that has one, so older models answer exactly as before.
+ */
+export function classificationBody(info: ModelInfo, { image, result: { probabilities }, accepted }: Pick<Analysis, 'image' | 'result' | 'accepted'>) {
   let best = 0;
   for (let i = 1; i < probabilities.length; i++) if (probabilities[i] > probabilities[best]) best = i;
   return {
@@ -66,5 +87,11 @@ export function classificationBody(info: ModelInfo, image: PreprocessedImage, { 
     probabilities: Object.fromEntries(info.classes.map((name, i) => [name, probabilities[i]])),
     model: { name: info.name, version: info.version, sha256: info.sha256 },
     image: { width: image.source.width, height: image.source.height, components: image.source.components },
+    ...(accepted && {
+      assessment: accepted.assessment,
+      predictionSet: accepted.predictionSet,
+      abstain: accepted.abstain,
+      abstainReasons: accepted.abstainReasons,
+    }),
   };
 }

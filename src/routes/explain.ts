@@ -13,13 +13,15 @@ export const OVERLAY_LONG_SIDE = 512;
 /**
  * `POST /v1/explain[?class=NAME]`: the classification plus a Grad-CAM map for the predicted class
  * (or NAME). JSON by default; `Accept: image/png` or `image/jpeg` returns the radiograph with the map
- * blended over it and a colour bar (blue 0 at the bottom, red 1 at the top).
+ * blended over it and a colour bar (blue 0 at the bottom, red 1 at the top). An image that is not a
+ * frontal chest X-ray gets 422 not_a_chest_xray in every form.
  */
 export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) => {
   const accept = c.req.header('accept') ?? '';
   const format = /image\/png/i.test(accept) ? 'png' : /image\/jpe?g/i.test(accept) ? 'jpeg' : 'json';
   const requested = c.req.query('class');
-  const { model, image, result } = await analyseUpload(c, {
+  // A refused image throws here, before any Grad-CAM work.
+  const analysis = await analyseUpload(c, {
     withFeatures: true,
     displayLongSide: format === 'json' ? undefined : OVERLAY_LONG_SIDE,
     validate: ({ classifier, gradCam }) => {
@@ -29,8 +31,9 @@ export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) 
       }
     },
   });
+  const { model, image, result } = analysis;
   const { info } = model.classifier;
-  const body = classificationBody(info, image, result);
+  const body = classificationBody(info, analysis);
   const explained = requested ?? body.prediction.label;
   const features = result.features!;
   const cam = model.gradCam!.map(features.data, features.height, features.width, info.classes.indexOf(explained));
@@ -41,6 +44,12 @@ export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) 
       'x-explained-class': explained,
       'x-prediction': body.prediction.label,
       'x-prediction-probability': body.prediction.probability.toFixed(6),
+      // The image forms cannot carry the JSON members, so the verdict travels in headers.
+      ...(analysis.accepted && {
+        'x-abstain': String(analysis.accepted.abstain),
+        'x-prediction-set': analysis.accepted.predictionSet.classes.join(', '),
+        'x-unlike-training-data': String(analysis.accepted.assessment.unlikeTrainingData),
+      }),
     };
     if (format === 'png') return c.body(await encodePng(overlay.rgb, overlay.width, overlay.height), 200, { ...headers, 'content-type': 'image/png' });
     const rgba = new Uint8Array(overlay.width * overlay.height * 4);

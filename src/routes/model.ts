@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../env';
 import { problem } from '../http/problem';
+import type { AssessmentMetadata } from '../inference/assessment';
 import { getModel, type LoadedModel } from '../inference/model';
 
 /** The loaded model, or a 503 model_unavailable problem (the next request retries the load). */
@@ -28,8 +29,24 @@ export const model = new Hono<AppEnv>().get('/', async (c) => {
     training: info.training,
     intendedUse: info.intendedUse,
     limitations: info.limitations,
+    assessment: assessmentCard(info.assessment),
   });
 });
+
+/**
+ * What integrators need to interpret refusals and prediction sets: the gate's kinds and threshold, the
+ * distance thresholds, and the conformal coverage and per-class thresholds. Graph output names stay internal.
+ * Null for a model without an assessment (it refuses nothing and answers without prediction sets).
+ */
+function assessmentCard(meta: AssessmentMetadata | null) {
+  if (!meta) return null;
+  const { gate, ood, conformal } = meta;
+  return {
+    gate: { kinds: gate.kinds, accept: gate.accept, threshold: gate.threshold, descriptions: gate.descriptions },
+    ood: { flagAbove: ood.flagAbove, refuseAbove: ood.refuseAbove, flagQuantile: ood.flagQuantile, refuseQuantile: ood.refuseQuantile },
+    conformal,
+  };
+}
 
 /** `GET /healthz` (the isolate answers) and `GET /readyz` (the model is loaded and usable). */
 export const health = new Hono<AppEnv>()

@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH, createLocalKey, launchChromium, startDevServer } from '../../scripts/lib/local-browser';
 import { realXrays } from '../helpers/fixtures';
+import { generatedNegatives } from '../worker/negatives';
 
 const PORT = 8800 + Math.floor(Math.random() * 100);
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -24,12 +25,14 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
   const dir = mkdtempSync(join(tmpdir(), 'cxr-page-'));
   const xray = join(dir, 'xray.jpg');
   const notJpeg = join(dir, 'scan.png');
+  const documentJpeg = join(dir, 'document.jpg');
   let key = '';
   let auth: Record<string, string> = {};
 
   beforeAll(async () => {
     writeFileSync(xray, real![0].bytes);
     writeFileSync(notJpeg, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
+    writeFileSync(documentJpeg, generatedNegatives().document);
     key = createLocalKey(join(dir, 'state'), 'browser test').key;
     auth = { authorization: `Bearer ${key}` };
     stopServer = await startDevServer(PORT, ['--persist-to', join(dir, 'state')]);
@@ -61,10 +64,12 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
     const api = (await (await fetch(`${BASE}/v1/classify`, { method: 'POST', body: real![0].bytes as Uint8Array<ArrayBuffer>, headers: { ...auth, 'content-type': 'image/jpeg' } })).json()) as {
       prediction: { label: string };
       probabilities: Record<string, number>;
+      abstain: boolean;
     };
     const bars = await page.$$eval('.bar', (els) => els.map((e) => [(e as HTMLElement).dataset.class, Number((e as HTMLElement).dataset.probability)]));
     expect(Object.fromEntries(bars)).toEqual(api.probabilities);
     expect(await page.textContent('.bar.top .label span')).toBe(api.prediction.label);
+    expect(await page.isVisible('#abstain')).toBe(api.abstain);
     expect(await page.getAttribute('#overlay', 'data-explained-class')).toBe(api.prediction.label);
     const painted = await page.$eval('#overlay', (c) => {
       const canvas = c as HTMLCanvasElement;
@@ -88,6 +93,46 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
     await page.setInputFiles('#file', notJpeg);
     await page.waitForSelector('#error:not([hidden])');
     expect(await page.textContent('#error')).toMatch(/JPEG/);
+  });
+
+  it('says in words that an image is not a chest X-ray, with the API’s reason, and shows no result', async () => {
+    const bytes = generatedNegatives().document;
+    const api = (await (await fetch(`${BASE}/v1/classify`, { method: 'POST', body: bytes as Uint8Array<ArrayBuffer>, headers: { ...auth, 'content-type': 'image/jpeg' } })).json()) as {
+      code: string;
+      detail: string;
+    };
+    expect(api.code).toBe('not_a_chest_xray');
+    await page.setInputFiles('#file', documentJpeg);
+    await page.waitForSelector('#error:not([hidden])');
+    const text = await page.textContent('#error');
+    expect(text).toMatch(/does not look like a frontal chest X-ray/);
+    expect(text).toContain(api.detail);
+    expect(await page.isHidden('#result')).toBe(true);
+  });
+
+  it('shows why the model abstains, in words, above the probability bars', async () => {
+    // A real X-ray the model abstains on (a prediction set of several classes, or unlike the training data).
+    let found: { bytes: Uint8Array; abstainReasons: string[] } | null = null;
+    for (const candidate of realXrays(10) ?? []) {
+      const res = await fetch(`${BASE}/v1/classify`, { method: 'POST', body: candidate.bytes as Uint8Array<ArrayBuffer>, headers: { ...auth, 'content-type': 'image/jpeg' } });
+      const body = (await res.json()) as { abstain?: boolean; abstainReasons?: string[] };
+      if (res.status === 200 && body.abstain) {
+        found = { bytes: candidate.bytes, abstainReasons: body.abstainReasons! };
+        break;
+      }
+    }
+    expect(found, 'no real X-ray among 50 made the model abstain').not.toBeNull();
+    const file = join(dir, 'unsure.jpg');
+    writeFileSync(file, found!.bytes);
+    await page.setInputFiles('#file', file);
+    await page.waitForSelector('#result:not([hidden]) #abstain:not([hidden])');
+    const shown = await page.$$eval('#abstain-reasons li', (els) => els.map((e) => e.textContent));
+    expect(shown).toEqual(found!.abstainReasons);
+    expect(await page.textContent('#abstain')).toMatch(/^Not sure:/);
+    expect(shown.join(' ')).toMatch(/cannot tell .* apart|unlike the training data/);
+    const abstainBox = (await page.locator('#abstain').boundingBox())!;
+    const firstBar = (await page.locator('.bar').first().boundingBox())!;
+    expect(abstainBox.y + abstainBox.height).toBeLessThanOrEqual(firstBar.y);
   });
 
   it('fits a phone-sized screen without sideways scrolling', async () => {

@@ -155,4 +155,5 @@ export function replayRecipe(recipe: FuzzRecipe, lookup: (name: string) => Uint8
 
 /** Statuses and problem codes a mutated upload may get; anything else is a finding. */
 export const EXPECTED_STATUSES = new Set([200, 400, 413, 422]);
-export const EXPECTED_CODES = new Set(['invalid_image', 'unsupported_image', 'image_too_large', 'payload_too_large', 'empty_body']);
+// not_a_chest_xray: a mutation that still decodes can turn an image into one the model's gate refuses.
+export const EXPECTED_CODES = new Set(['invalid_image', 'unsupported_image', 'image_too_large', 'payload_too_large', 'empty_body', 'not_a_chest_xray']);

@@ -62,3 +62,41 @@ export function writeSyntheticDataset(root: string, classes: string[], perClass:
   writeFileSync(manifest, rows.join('\n') + '\n');
   return { root, manifest };
 }
+
+/**
+ * A data folder whose manifest names a source per image (`source_repo`), for the source-held-out split:
+ * `spec` lists, per (class text, source), how many images; a class text `A|B` is a partial label.
+ */
+export function writeSourcedDataset(root: string, classes: string[], spec: { className: string; source: string; count: number }[], seed = 11): { root: string; manifest: string } {
+  const random = seededRandom(seed);
+  const rows = ['file,class,unit,source_repo,orig_width,orig_height'];
+  spec.forEach(({ className, source, count }, k) => {
+    const folder = className.replace('|', ' or ');
+    mkdirSync(join(root, folder), { recursive: true });
+    const label = classes.indexOf(className.split('|')[0]);
+    for (let i = 0; i < count; i++) {
+      const size = 96 + Math.floor(random() * 64);
+      const file = `${folder}/s${k}-${String(i).padStart(3, '0')}.jpg`;
+      writeFileSync(join(root, file), encodeJpeg(size, size, syntheticXray(size, label, classes.length, random)));
+      rows.push(`${file},${className},u${k}-${Math.floor(i / 2)},${source},${size},${size}`);
+    }
+  });
+  const manifest = join(root, 'MANIFEST.csv');
+  writeFileSync(manifest, rows.join('\n') + '\n');
+  return { root, manifest };
+}
+
+/** A not-cxr folder: `perKind` generated images of each kind, with a `file,kind,source_repo` manifest. */
+export function writeNotCxr(root: string, kinds: Record<string, (x: number, y: number) => number>, perKind: number): string {
+  const rows = ['file,kind,source_repo'];
+  for (const [kind, pattern] of Object.entries(kinds)) {
+    mkdirSync(join(root, kind), { recursive: true });
+    for (let i = 0; i < perKind; i++) {
+      const file = `${kind}/${i}.jpg`;
+      writeFileSync(join(root, file), encodeJpeg(100 + 7 * i, 120, (x, y) => pattern(x + i, y)));
+      rows.push(`${file},${kind},generated-for-test`);
+    }
+  }
+  writeFileSync(join(root, 'MANIFEST.csv'), rows.join('\n') + '\n');
+  return root;
+}

@@ -1,6 +1,7 @@
 /**
- * End to end: `npm run export` on a tiny generated data set (one epoch, CPU), then the exported file
- * is checked against the contract the Worker relies on.
+ * End to end: `npm run export` on tiny generated data (two data folders, one with a partial label and a
+ * source-held-out split; a not-cxr folder and generated negatives for the gate; one epoch, CPU), then the
+ * exported file is checked against the contract the Worker relies on.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,13 +10,17 @@ import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { preprocessJpeg } from '../../src/preprocess';
+import { assess } from '../../src/inference/assessment';
 import { ensurePythonEnv } from '../../scripts/export/python-env';
 import { loadNodeClassifier } from '../../scripts/export/verify';
-import { encodeJpeg, syntheticXray, writeSyntheticDataset } from '../helpers/synthetic';
+import { encodeJpeg, syntheticXray, writeNotCxr, writeSourcedDataset, writeSyntheticDataset } from '../helpers/synthetic';
 import { seededRandom } from '../../scripts/export/split';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLASSES = ['Bacterial Pneumonia', 'COVID', 'Normal'];
+// ImageNet weights (CI has ../shared beside the clone): with random weights the pooled features of a one-epoch
+// model hardly vary between images, and the Mahalanobis distance of such features is float noise.
+const PRETRAINED = new URL('../../../shared/pretrained/mobilenet_v3_small_imagenet.pth', import.meta.url).pathname;
 
 function runExport(args: string[]) {
   const result = spawnSync('npx', ['tsx', join(ROOT, 'scripts/export/cli.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
@@ -27,19 +32,39 @@ describe('npm run export', () => {
   const out = join(dir, 'out', 'model.onnx');
   let run: { status: number | null; output: string };
   let data: { root: string; manifest: string };
+  let more: { root: string; manifest: string };
+  let notCxr: string;
 
   beforeAll(() => {
     data = writeSyntheticDataset(join(dir, 'data'), CLASSES, 16);
     // One unreadable file: skipped and counted, not fatal.
     writeFileSync(join(data.root, 'COVID', 'broken.jpg'), 'not a jpeg');
     writeFileSync(data.manifest, readFileSync(data.manifest, 'utf8') + 'COVID/broken.jpg,COVID,u-broken\n');
-    run = runExport(['--data', data.root, '--manifest', data.manifest, '--epochs', '1', '--batch-size', '16',
+    // A second folder: two new sources per class (held out by --holdout auto) and a partial label.
+    more = writeSourcedDataset(join(dir, 'more'), CLASSES, [
+      ...CLASSES.flatMap((className) => [
+        { className, source: 'hospital-a', count: 6 },
+        { className, source: 'hospital-b', count: 4 },
+      ]),
+      { className: 'Bacterial Pneumonia|COVID', source: 'hospital-c', count: 6 },
+    ]);
+    notCxr = writeNotCxr(join(dir, 'not-cxr'), {
+      document_scan: (x, y) => (y % 12 < 3 && x % 9 < 6 ? 30 : 235),
+      lateral_chest_xray: (x, y) => 120 + 80 * Math.sin(x / 9) * Math.cos(y / 13),
+    }, 6);
+    run = runExport(['--data', data.root, '--manifest', data.manifest, '--data', more.root, '--manifest', more.manifest,
+      '--not-cxr', notCxr, '--negatives', '4', '--holdout-min', '4', '--pretrained', PRETRAINED, '--recipe', 'adamw', '--epochs', '1', '--batch-size', '16',
       '--device', 'cpu', '--out', out, '--work', join(dir, 'work'), '--quantize']);
   });
 
   it('trains, exports and verifies parity', () => {
     expect(run.status, run.output).toBe(0);
-    expect(run.output).toMatch(/split \(images per class\):/);
+    expect(run.output).toMatch(/split \(chest X-rays per class; negatives per kind\):/);
+    expect(run.output).toMatch(/6 images carry a partial label/);
+    // Per class: the largest source stays in training, hospital-a goes to the unseen test set, hospital-b to validation.
+    for (const name of CLASSES) expect(run.output).toContain(`${name}: test: hospital-a (6), validation: hospital-b (4)`);
+    expect(run.output).toMatch(/unseen_test\s+18 /);
+    expect(run.output).toMatch(/unseen_val\s+12 /);
     expect(run.output).toMatch(/parity: onnxruntime \(Python\) vs PyTorch/);
     expect(run.output).toMatch(/parity: onnxruntime-node through the Worker's Classifier/);
   });
@@ -60,7 +85,9 @@ print(json.dumps({
     const model = JSON.parse(inspect.stdout);
     expect(model.opset).toBeGreaterThanOrEqual(17);
     expect(model.inputs).toEqual({ image: ['batch', 1, 256, 256] });
-    expect(Object.keys(model.outputs)).toEqual(['probabilities', 'logits', 'features']);
+    expect(Object.keys(model.outputs)).toEqual(['probabilities', 'logits', 'features', 'gate_probabilities', 'ood_distance']);
+    expect(model.outputs.gate_probabilities).toEqual(['batch', 5]);
+    expect(model.outputs.ood_distance).toEqual(['batch']);
     expect(model.outputs.probabilities).toEqual(['batch', 3]);
     expect(model.outputs.logits).toEqual(['batch', 3]);
     expect(model.outputs.features.length).toBe(4);
@@ -75,9 +102,20 @@ print(json.dumps({
     expect(Object.keys(metrics.per_class)).toEqual(CLASSES);
     const training = JSON.parse(meta.training);
     expect(training).toMatchObject({ architecture: 'mobilenet_v3_small', epochs: 1, seed: 42, device: 'cpu' });
-    expect(training.data).toMatchObject({ images: 49, decoded: 48, skipped: 1, group_by: 'unit' });
+    expect(training.data).toMatchObject({ images: 85, decoded: 84, skipped: 1, group_by: 'unit', partial_labels: 6 });
+    expect(training.data.negatives).toMatchObject({ images: 40, decoded: 40 });
+    expect(training.holdout.test).toEqual(CLASSES.map((c) => `hospital-a :: ${c}`));
     // The recorded command reproduces the model: where it was written (--out, --work) is left out.
-    expect(training.command).toMatch(/^npm run export -- --data \S+ --manifest \S+ --epochs 1 --batch-size 16 --device cpu --quantize$/);
+    expect(training.command).toMatch(/^npm run export -- --data \S+ --manifest \S+ --data \S+ --manifest \S+ --not-cxr \S+ --negatives 4 --holdout-min 4 --pretrained \S+ --recipe adamw --epochs 1 --batch-size 16 --device cpu --quantize$/);
+    // What the Worker needs to refuse and to answer with prediction sets.
+    const assessment = JSON.parse(meta.assessment);
+    expect(assessment.gate.kinds[0]).toBe('frontal_chest_xray');
+    expect(new Set(assessment.gate.kinds)).toEqual(new Set(['frontal_chest_xray', 'lateral_chest_xray', 'photo_document_chart', 'blank_or_synthetic', 'other_radiograph']));
+    expect(assessment.gate.descriptions.lateral_chest_xray).toMatch(/lateral chest view/);
+    expect(assessment.gate.threshold).toBeGreaterThan(0);
+    expect(assessment.ood.refuse_above).toBeGreaterThanOrEqual(assessment.ood.flag_above);
+    expect(Object.keys(assessment.conformal.min_probability)).toEqual(CLASSES);
+    expect(assessment.conformal.coverage).toBe(0.95);
   });
 
   it('writes the model card, plots and an int8 variant next to the model', () => {
@@ -101,6 +139,13 @@ print(json.dumps({
     const { probabilities } = await classifier.classify(preprocessJpeg(jpeg, 256, { maxPixels: 1e7 }).pixels);
     expect(probabilities.length).toBe(3);
     expect(Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-5);
+
+    // A generated negative (a flat grey image) is refused by the exported gate or distance, as the Worker would.
+    const blank = await classifier.classify(preprocessJpeg(encodeJpeg(300, 240, () => 128), 256, { maxPixels: 1e7 }).pixels);
+    const verdict = assess(classifier.info.assessment!, classifier.info.classes, {
+      probabilities: blank.probabilities, gateProbabilities: blank.gateProbabilities!, oodDistance: blank.oodDistance!,
+    });
+    expect(verdict.refused).toBe(true);
 
     const session = await ortNode.InferenceSession.create(out);
     const batch = new ortNode.Tensor('float32', new Float32Array(2 * 256 * 256).fill(100), [2, 1, 256, 256]);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalKey } from '../../scripts/lib/local-browser';
 import { buildBundle, startBundle, type Bundle } from '../../scripts/lib/production-worker';
-import { buildFixtures } from '../helpers/fixtures';
+import { buildFixtures, realXrays } from '../helpers/fixtures';
 
 const WORKERS_PAID_PLAN_LIMIT = 10 * 2 ** 20; // compressed bytes
 
@@ -34,7 +34,8 @@ describe('the deployable bundle', () => {
   });
 
   it('classifies with a key made by npm run keys, meters it, and refuses a missing key', async () => {
-    const jpeg = buildFixtures()['gray-baseline'];
+    // A real X-ray where ../shared has one: a gated model refuses the synthetic fixture (422 not_a_chest_xray).
+    const jpeg = realXrays(1)?.[0].bytes ?? buildFixtures()['gray-baseline'];
     const post = (headers: Record<string, string>) =>
       fetch(new URL('/v1/classify', worker.url), { method: 'POST', body: jpeg as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'image/jpeg', ...headers } });
 

@@ -10,9 +10,10 @@ import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import worker from '../../src/index';
 import { constantTimeEqual, saveApiKey } from '../../src/auth/api-keys';
 import type { Env } from '../../src/env';
-import { BASE, createKey, fixture, fromBase64, type ProblemBody } from './helpers';
+import { BASE, createKey, fixture, fromBase64, xray, type ProblemBody } from './helpers';
 
-const jpeg = () => fixture('gray-baseline');
+// A real X-ray (test/worker/xray-variants.ts): the model refuses synthetic images, and these requests must succeed.
+const jpeg = () => xray('gray-baseline');
 
 function post(path: string, key: string | null, body: Uint8Array | string, headers: Record<string, string> = {}) {
   return SELF.fetch(`${BASE}${path}`, {
@@ -274,8 +275,8 @@ describe('privacy', () => {
       vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void logs.push(args.map(String).join(' ')));
     }
 
-    const real = inject('realXrays')?.slice(0, 8).map((x) => fromBase64(x.jpeg)) ?? [];
-    const images = [jpeg(), fixture('rgb-420'), fixture('gray-progressive'), ...real];
+    const real = inject('realXrays')?.filter((x) => !x.refused).slice(0, 8).map((x) => fromBase64(x.jpeg)) ?? [];
+    const images = [jpeg(), xray('rgb-420'), xray('gray-progressive'), ...real];
     const sent: Uint8Array[] = [];
     for (const image of images) {
       for (const accept of ['application/json', 'image/png']) {
@@ -291,7 +292,8 @@ describe('privacy', () => {
       }
     }
     // And failures, which are logged too.
-    for (const bad of [fixture('truncated'), fixture('not-a-jpeg')]) {
+    // The synthetic pattern is refused as not a chest X-ray: its problem body must carry nothing of the image either.
+    for (const bad of [fixture('truncated'), fixture('not-a-jpeg'), fixture('gray-baseline')]) {
       await fetchWith({ API_KEYS: recordingKv, USAGE_METER: recordingMeter, USAGE_EVENTS: recordingEvents }, new Request(`${BASE}/v1/classify`, { method: 'POST', body: bad, headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${key}` } }));
       sent.push(bad);
     }

@@ -1,22 +1,32 @@
 /**
- * Runs in Node before the workerd tests: builds the JPEG fixtures and, from real X-rays in
- * ../shared, the onnxruntime-node reference probabilities for the parity test. Both reach the
- * tests through vitest's provide/inject (workerd has no file system).
+ * Runs in Node before the workerd tests: builds the JPEG fixtures and the generated non-X-rays, reads
+ * one image of each kind in ../shared/data/not-cxr, and computes from real X-rays in ../shared the
+ * onnxruntime-node reference probabilities for the parity test. All of it reaches the tests through
+ * vitest's provide/inject (workerd has no file system); nothing from ../shared is written anywhere.
  */
 import type { TestProject } from 'vitest/node';
 import { preprocessJpeg } from '../../src/preprocess';
 import { gradCamReference } from '../../scripts/export/gradcam-reference';
 import { loadNodeClassifier } from '../../scripts/export/verify';
+import { assess } from '../../src/inference/assessment';
+import type { Classifier } from '../../src/inference/classifier';
 import { buildFixtures, realXrays } from '../helpers/fixtures';
 import { replayRecipe, type FuzzRecipe } from '../helpers/fuzz';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { generatedNegatives } from './negatives';
+import { xrayVariants } from './xray-variants';
 
 export interface RealXray {
   file: string;
   jpeg: string;
   /** onnxruntime-node's probabilities for the same preprocessed tensor. */
   expected: number[];
+  /** Whether onnxruntime-node's outputs, through the same assess(), refuse it (always false without a gate). */
+  refused: boolean;
+  /** onnxruntime-node's gate score for the accepted kind and distance; null without a gate. */
+  chestXrayScore: number | null;
+  oodDistance: number | null;
   /** PyTorch autograd Grad-CAM of the predicted class on the same tensor. */
   gradcam: { classIndex: number; map: number[][] };
 }
@@ -27,6 +37,15 @@ declare module 'vitest' {
     realXrays: RealXray[] | null;
     /** Every case `npm run fuzz` ever failed on (test/fuzz-regressions/), rebuilt where it was saved as a recipe. */
     fuzzRegressions: { name: string; jpeg: string }[];
+    /** Generated images that are not chest X-rays (black, grey, gradient, noise, a document), by name. */
+    negatives: Record<string, string>;
+    /** One image of each kind in ../shared/data/not-cxr (MANIFEST.csv `kind`); null where it is missing. */
+    notChestXrays: { file: string; kind: string; jpeg: string }[] | null;
+    /**
+     * One real X-ray in the fixtures' JPEG flavours and sizes (test/worker/xray-variants.ts), for the tests
+     * that need an accepted image; null without ../shared.
+     */
+    xrayFixtures: Record<string, string> | null;
   }
 }
 
@@ -37,12 +56,15 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide('fixtures', Object.fromEntries(Object.entries(fixtures).map(([k, v]) => [k, base64(v)])));
 
   project.provide('fuzzRegressions', loadFuzzRegressions(fixtures));
+  project.provide('negatives', Object.fromEntries(Object.entries(generatedNegatives()).map(([k, v]) => [k, base64(v)])));
+  project.provide('notChestXrays', loadNotChestXrays());
 
   const real = realXrays(12);
   if (!real) {
     if (process.env.CI) throw new Error('CI must have ../shared/data/cxr5 (or CXR5_DIR) for the real X-ray tests');
     console.warn('real X-ray tests will be skipped: ../shared/data/cxr5 not found (set CXR5_DIR)');
     project.provide('realXrays', null);
+    project.provide('xrayFixtures', null);
     return;
   }
   const modelPath = new URL('../../model.onnx', import.meta.url).pathname;
@@ -50,11 +72,42 @@ export default async function setup(project: TestProject): Promise<void> {
   const references = await gradCamReference(modelPath, real.map((x) => x.bytes));
   const out: RealXray[] = [];
   for (const [i, { file, bytes }] of real.entries()) {
-    const image = preprocessJpeg(bytes, classifier.info.inputSize, { maxPixels: 100_000_000 });
-    const { probabilities } = await classifier.classify(image.pixels);
-    out.push({ file, jpeg: base64(bytes), expected: [...probabilities], gradcam: references[i] });
+    const verdict = await referenceVerdict(classifier, bytes);
+    out.push({ file, jpeg: base64(bytes), ...verdict, gradcam: references[i] });
   }
   project.provide('realXrays', out);
+  project.provide('xrayFixtures', await acceptedVariants(classifier, real));
+}
+
+/** onnxruntime-node's probabilities and, for a gated model, its verdict through the Worker's assess(). */
+async function referenceVerdict(classifier: Classifier, jpeg: Uint8Array) {
+  const { info } = classifier;
+  const image = preprocessJpeg(jpeg, info.inputSize, { maxPixels: 100_000_000 });
+  const result = await classifier.classify(image.pixels);
+  const expected = [...result.probabilities];
+  if (!info.assessment) return { expected, refused: false, chestXrayScore: null, oodDistance: null };
+  const verdict = assess(info.assessment, info.classes, {
+    probabilities: result.probabilities,
+    gateProbabilities: result.gateProbabilities!,
+    oodDistance: result.oodDistance!,
+  });
+  const chestXrayScore = result.gateProbabilities![info.assessment.gate.kinds.indexOf(info.assessment.gate.accept)];
+  return { expected, refused: verdict.refused, chestXrayScore, oodDistance: result.oodDistance! };
+}
+
+/**
+ * The flavours of the first real X-ray that the reference accepts in every flavour. Sources refused in some
+ * flavour are reported, not hidden: each is a real chest X-ray the gate turned away.
+ */
+async function acceptedVariants(classifier: Classifier, real: { file: string; bytes: Uint8Array }[]): Promise<Record<string, string>> {
+  for (const { file, bytes } of real) {
+    const variants = await xrayVariants(bytes);
+    const refused: string[] = [];
+    for (const [name, jpeg] of Object.entries(variants)) if ((await referenceVerdict(classifier, jpeg)).refused) refused.push(name);
+    if (refused.length === 0) return Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, base64(v)]));
+    console.warn(`real X-ray ${file} is refused by the model as ${refused.join(', ')}; trying the next one for the JPEG-flavour tests`);
+  }
+  throw new Error('no real X-ray is accepted by the model in every JPEG flavour');
 }
 
 function loadFuzzRegressions(fixtures: Record<string, Uint8Array>): { name: string; jpeg: string }[] {
@@ -75,4 +128,26 @@ function loadFuzzRegressions(fixtures: Record<string, Uint8Array>): { name: stri
     }
   }
   return out;
+}
+
+/** The first file (in manifest order) of each kind in ../shared/data/not-cxr, read in place. */
+function loadNotChestXrays(): { file: string; kind: string; jpeg: string }[] | null {
+  const root = process.env.NOT_CXR_DIR ?? new URL('../../../shared/data/not-cxr/', import.meta.url).pathname;
+  const manifest = join(root, 'MANIFEST.csv');
+  if (!existsSync(manifest)) {
+    if (process.env.CI) throw new Error('CI must have ../shared/data/not-cxr (or NOT_CXR_DIR) for the gate tests');
+    console.warn('gate tests on real non-X-rays will be skipped: ../shared/data/not-cxr not found (set NOT_CXR_DIR)');
+    return null;
+  }
+  const [header, ...rows] = readFileSync(manifest, 'utf8').trim().split(/\r?\n/);
+  const columns = header.split(',');
+  const fileAt = columns.indexOf('file');
+  const kindAt = columns.indexOf('kind');
+  const picked = new Map<string, string>();
+  for (const row of rows) {
+    // file and kind come before any quoted column, so a plain split reaches them intact.
+    const cells = row.split(',');
+    if (!picked.has(cells[kindAt])) picked.set(cells[kindAt], cells[fileAt]);
+  }
+  return [...picked].map(([kind, file]) => ({ file, kind, jpeg: base64(new Uint8Array(readFileSync(join(root, file)))) }));
 }

@@ -56,3 +56,15 @@ export interface ProblemBody {
   detail: string;
   code: string;
 }
+
+/**
+ * A real chest X-ray in the JPEG flavour `name` (same names and sizes as the synthetic fixtures), for tests
+ * that need an image the model accepts: a gated model refuses the synthetic ones as not chest X-rays.
+ */
+export function xray(name: string): Uint8Array {
+  const variants = inject('xrayFixtures');
+  if (!variants) throw new Error('this test needs a real chest X-ray: ../shared/data/cxr5 (or CXR5_DIR) was not found');
+  const encoded = variants[name];
+  if (!encoded) throw new Error(`no X-ray variant ${name}`);
+  return fromBase64(encoded);
+}

@@ -66,14 +66,17 @@ class Head(nn.Module):
 
 
 class Classifier(nn.Module):
-    """Input [N, 1, S, S] luminance 0..255. Returns (logits, features)."""
+    """Input [N, 1, S, S] luminance 0..255. Returns (logits, features); `assess` also returns the gate's
+    logits and the average-pooled features that the out-of-distribution distance is measured on."""
 
-    def __init__(self, arch: str, classes: int):
+    def __init__(self, arch: str, classes: int, gate_kinds: int = 0):
         super().__init__()
         self.arch = arch
         net, channels = build_backbone(arch)
         self.imagenet = net  # kept whole for strict pretrained loading; only .features is used
         self.head = Head(channels, classes)
+        # "What kind of image is this?" from max- and average-pooled features: a linear layer, well under 1 ms.
+        self.gate = nn.Linear(2 * channels, gate_kinds) if gate_kinds else None
         scale, offset = NORMALISATION[arch]
         self.register_buffer("scale", torch.tensor(scale).view(1, 3, 1, 1))
         self.register_buffer("offset", torch.tensor(offset).view(1, 3, 1, 1))
@@ -87,16 +90,37 @@ class Classifier(nn.Module):
         features = self.backbone(x)
         return self.head(features), features
 
+    def assess(self, image: torch.Tensor):
+        """(logits, gate logits, average-pooled features, max-pooled features)."""
+        logits, features = self(image)
+        pooled_max = torch.amax(features, dim=(2, 3))
+        pooled_mean = features.mean(dim=(2, 3))
+        return logits, self.gate(torch.cat([pooled_max, pooled_mean], 1)), pooled_mean, pooled_max
+
 
 class Exportable(nn.Module):
-    """What goes into model.onnx: calibrated probabilities, raw logits and the last feature maps."""
+    """What goes into model.onnx: calibrated probabilities, raw logits and the last feature maps; with a
+    gate, also the gate's probabilities and the Mahalanobis distance of the average-pooled features to the
+    training chest X-rays: sqrt(|(f - mean) @ whitening|^2), whitening a Cholesky factor of the precision."""
 
-    def __init__(self, model: Classifier, temperature: float):
+    def __init__(self, model: Classifier, temperature: float, ood_mean: torch.Tensor | None = None,
+                 ood_whitening: torch.Tensor | None = None):
         super().__init__()
         self.model = model
         self.register_buffer("inverse_temperature", torch.tensor(1.0 / temperature))
+        self.with_assessment = model.gate is not None and ood_mean is not None
+        if self.with_assessment:
+            self.register_buffer("ood_mean", ood_mean.float().view(1, -1))
+            self.register_buffer("ood_whitening", ood_whitening.float())
 
     def forward(self, image: torch.Tensor):
+        if not self.with_assessment:
+            logits, features = self.model(image)
+            return torch.softmax(logits * self.inverse_temperature, dim=1), logits, features
         logits, features = self.model(image)
+        pooled_max = torch.amax(features, dim=(2, 3))
+        pooled_mean = features.mean(dim=(2, 3))
+        gate = torch.softmax(self.model.gate(torch.cat([pooled_max, pooled_mean], 1)), dim=1)
+        distance = torch.sqrt(((pooled_mean - self.ood_mean) @ self.ood_whitening).square().sum(dim=1))
         probabilities = torch.softmax(logits * self.inverse_temperature, dim=1)
-        return probabilities, logits, features
+        return probabilities, logits, features, gate, distance

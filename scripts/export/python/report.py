@@ -22,9 +22,11 @@ def plot_curves(history: list[dict], path: str) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
     left.plot(epochs, [h["train_loss"] for h in history], "o-", label="training")
     left.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation")
-    left.set(title="Loss (class-weighted cross-entropy)", xlabel="epoch")
+    left.set(title="Loss (training: sampled and augmented; validation: cross-entropy)", xlabel="epoch")
     right.plot(epochs, [h["train_accuracy"] for h in history], "o-", label="training")
-    right.plot(epochs, [h["val_accuracy"] for h in history], "o-", label="validation")
+    right.plot(epochs, [h["val_accuracy"] for h in history], "o-", label="validation, seen sources")
+    if any(h.get("unseen_val_accuracy") is not None for h in history):
+        right.plot(epochs, [h.get("unseen_val_accuracy") for h in history], "o-", label="validation, unseen sources")
     right.set(title="Accuracy", xlabel="epoch", ylim=(0, 1))
     for ax in (left, right):
         ax.grid(alpha=0.3)
@@ -51,9 +53,40 @@ def plot_confusion(matrix: list[list[int]], classes: list[str], path: str, title
     plt.close(fig)
 
 
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f} %"
+
+
+def _num(v, digits: int = 3) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def side_by_side(columns: dict[str, dict], classes: list[str]) -> list[str]:
+    """Accuracy, ECE, prediction sets, refusals and per-class sensitivity/specificity, one column per split."""
+    names = list(columns)
+    lines = ["| | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+    row = lambda label, f: lines.append(f"| {label} | " + " | ".join(f(columns[n]) for n in names) + " |")  # noqa: E731
+    row("images (single label)", lambda m: str(m.get("images", "–")))
+    row("accuracy", lambda m: _pct(m.get("accuracy")))
+    row("macro-F1", lambda m: _num(m.get("macro_f1")))
+    row("expected calibration error", lambda m: _num(m.get("ece")))
+    row("95 % prediction set: coverage", lambda m: _pct(m.get("prediction_set", {}).get("coverage")))
+    row("95 % prediction set: mean size", lambda m: _num(m.get("prediction_set", {}).get("mean_size"), 2))
+    row("refused as not a chest X-ray", lambda m: _pct(m.get("false_refusals")))
+    row("flagged unlike the training data", lambda m: _pct(m.get("flagged_unlike_training")))
+    row("abstains (flag or set of 2+)", lambda m: _pct(m.get("abstain")))
+    for c in classes:
+        row(f"{c}: sensitivity / specificity", lambda m, c=c: (
+            f"{m['per_class'][c]['sensitivity']:.3f} / {m['per_class'][c]['specificity']:.3f} (n={m['per_class'][c]['support']})"
+            if c in m.get("per_class", {}) and m["per_class"][c]["support"] else "–"))
+    return lines
+
+
 def markdown(card: dict) -> str:
     m = card["metrics"]
     t = card["training"]
+    a = card.get("assessment")
+    classes = card["classes"]
     lines = [
         f"# Model card: {card['name']} {card['version']}",
         "",
@@ -61,37 +94,89 @@ def markdown(card: dict) -> str:
         "",
         f"- File: `{card['file']}` ({card['size_bytes']} bytes), sha256 `{card['sha256']}`",
         f"- Architecture: {t['architecture']} (ImageNet weights: {t['pretrained'] or 'none'}), head: global max pool, "
-        "Dense(256, ReLU, L2), BatchNorm, Dropout(0.45), Dense(classes)",
+        "Dense(256, ReLU, L2), BatchNorm, Dropout(0.45), Dense(classes)"
+        + ("; gate: a linear layer on max- and average-pooled features; distance: Mahalanobis on average-pooled features" if a else ""),
         f"- Input: `image` float32 [N, 1, {card['input_size']}, {card['input_size']}], luminance 0..255, "
         f"preprocessing `{card['preprocessing']}` (the Worker's TypeScript code)",
-        f"- Calibration: temperature scaling, T = {card['temperature']:.4f} (fitted on the validation split)",
+        f"- Calibration: temperature scaling, T = {card['temperature']:.4f} (fitted on the validation images of seen and unseen sources)",
         f"- Command: `{t.get('command', '')}`",
         "",
-        f"## Test split ({m['images']} images, groups never shared with training or validation)",
-        "",
-        f"Accuracy **{m['accuracy']:.4f}**, macro-F1 **{m['macro_f1']:.4f}**, expected calibration error "
-        f"{m['ece_before_temperature']:.4f} before and **{m['ece_after_temperature']:.4f}** after temperature scaling.",
-        "",
-        "| class | support | sensitivity | specificity | precision | F1 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, c in m["per_class"].items():
-        lines.append(f"| {name} | {c['support']} | {c['sensitivity']:.4f} | {c['specificity']:.4f} | {c['precision']:.4f} | {c['f1']:.4f} |")
-    classes = m["confusion_matrix"]["rows_true_columns_predicted"]
-    lines += ["", "Confusion matrix (rows: true, columns: predicted):", "",
-              "| | " + " | ".join(classes) + " |", "| --- |" + " ---: |" * len(classes)]
-    for name, row in zip(classes, m["confusion_matrix"]["counts"]):
-        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
-    lines += ["", "## Data and split", ""]
+    holdout = t.get("holdout") or {}
+    recipe = t.get("recipe_evaluation")
+    columns = {"test split (seen sources)": m}
+    if "unseen_val" in m:
+        columns["unseen sources, validation"] = m["unseen_val"]
+    if "unseen_test" in m:
+        columns["unseen sources, test"] = m["unseen_test"]
+    if recipe and recipe.get("unseen_test"):
+        columns[f"unseen sources, test (recipe run {recipe.get('model_version')})"] = recipe["unseen_test"]
+    lines += ["## Seen and unseen sources", "",
+              "Seen sources: the unit-disjoint test split (patients and near-duplicates never shared with training). "
+              "Unseen sources: whole (source, class) groups that never entered training; validation ones chose the epoch and "
+              "calibrated temperature and prediction sets, test ones were touched only for these figures.", ""]
+    if holdout.get("final"):
+        lines += ["This is the model to ship: the unseen-source **test** groups joined its training (`--final`), so its own "
+                  "unseen-source test column would not be honest and is not shown; the recipe run's column is the measurement "
+                  "of the recipe on sources it never saw.", ""]
+    lines += side_by_side(columns, classes)
+    lines += ["", "Held-out groups:", ""]
+    for name, reason in (holdout.get("reasons") or {}).items():
+        lines.append(f"- {name}: {reason}")
+    per_source = (recipe or {}).get("per_unseen_source") if holdout.get("final") else m.get("per_unseen_source")
+    if per_source:
+        lines += ["", "Per unseen source (what it was called; refused; 95 % set coverage):", "",
+                  "| split | source :: class | images | sensitivity | predicted as | refused | set coverage |",
+                  "| --- | --- | ---: | ---: | --- | ---: | ---: |"]
+        for key, f in per_source.items():
+            predicted = ", ".join(f"{c} {n}" for c, n in (f.get("predicted") or {}).items() if n)
+            lines.append(f"| {f['split']} | {key} | {f['images']} | {_num(f.get('sensitivity'))} | {predicted} | "
+                         f"{_pct(f.get('false_refusals'))} | {_pct(f.get('set_coverage'))} |")
+    lines += ["", "## Not a chest X-ray: the gate and the distance", ""]
+    if a:
+        lines += [f"- Refused when the gate's probability of `{a['gate']['accept']}` is below {a['gate']['threshold']:.3f}, or the "
+                  f"distance is above {a['ood']['refuse_above']:.2f} (the {a['ood']['refuse_quantile']} quantile of validation chest X-rays); "
+                  f"flagged \"unlike the training data\" above {a['ood']['flag_above']:.2f} (the {a['ood']['flag_quantile']} quantile).",
+                  f"- Gate kinds: {', '.join(a['gate']['kinds'])}.", ""]
+    g = m.get("gate") or (recipe or {}).get("gate")
+    if g:
+        lines += [f"Held-out not-cxr images refused: **{_pct(g.get('test_not_cxr_refused'))}**; generated negatives refused: "
+                  f"**{_pct(g.get('test_generated_refused'))}** (test part of each kind, never trained on).", "",
+                  "| kind | held-out images | refused | leave-one-kind-out: refused (by gate / by distance) |", "| --- | ---: | ---: | --- |"]
+        test_kinds = g["refused_by_kind"].get("test", {})
+        for kind, loko in g.get("leave_one_kind_out", {}).items():
+            held = test_kinds.get(kind, {})
+            lines.append(f"| {kind} | {held.get('images', '–')} | {_pct(held.get('refused'))} | {_pct(loko['refused'])} "
+                         f"({_pct(loko['refused_by_gate'])} / {_pct(loko['refused_by_distance'])}) of {loko['images']} |")
+        lines += ["", "Leave-one-kind-out: the gate refitted (a linear layer on the frozen pooled features) without kind K, "
+                  "plus the distance check, on every image of K: a proxy for kinds nobody has sent yet. The backbone itself "
+                  "was trained with K, so this is optimistic for kinds far from all nine.", ""]
+    probe = m.get("shortcut_probe") or (recipe or {}).get("shortcut_probe")
+    if probe:
+        f, s_ = probe["all_classes"]["features"], probe["all_classes"]["image_statistics"]
+        lines += ["## Shortcut probe", "",
+                  f"How well the source of a chest X-ray can be told apart (cross-validated linear probe, {f['images']} images, "
+                  f"{f['classes']} sources; majority baseline {_pct(f['majority'])}): from the model's pooled features "
+                  f"**{_pct(f['accuracy'])}**, from trivial image statistics (stored size, aspect, border and centre brightness, "
+                  f"contrast, saturation, smoothness) **{_pct(s_['accuracy'])}**. Within one class:", "",
+                  "| class | sources | images | from features | from image statistics | majority |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for c, v in probe["within_class"].items():
+            lines.append(f"| {c} | {v['features']['classes']} | {v['features']['images']} | {_pct(v['features']['accuracy'])} | "
+                         f"{_pct(v['image_statistics']['accuracy'])} | {_pct(v['features']['majority'])} |")
+        lines += ["", "A high figure within a class means the features still carry where an image came from; it explains "
+                  "the unseen-source figures and is not itself a target.", ""]
+    lines += ["## Data and split", ""]
     data = t.get("data", {})
-    lines.append(f"- Source: {data.get('images', '?')} images in {len(classes)} class folders; "
-                 f"{data.get('skipped', 0)} unreadable files skipped; grouping: `{data.get('group_by', 'file')}`.")
+    lines.append(f"- Sources: {data.get('images', '?')} chest X-rays from {', '.join(data.get('folders') or [])}; "
+                 f"{data.get('skipped', 0)} unreadable files skipped; grouping: `{data.get('group_by', 'file')}`; "
+                 f"{data.get('partial_labels', 0)} with a partial label (trained on the summed probability of their classes).")
     for part, per_class in t.get("split_sizes", {}).items():
         lines.append(f"- {part}: " + ", ".join(f"{k} {v}" for k, v in per_class.items()))
     lines += ["", "## Intended use", "", card["intended_use"], "", "## Limitations and known biases", ""]
     lines += [f"- {item}" for item in card["limitations"]]
     lines += ["", "## Training", "",
-              f"{t['epochs']} epochs ({t['recipe']} recipe), best epoch {t['best_epoch']} by validation macro-F1, "
+              f"{t['epochs']} epochs of {t.get('epoch_samples', '?')} sampled chest X-rays ({t['recipe']} recipe, `{t.get('augment')}` augmentation), "
+              f"best epoch {t['best_epoch']} ({t.get('selection', 'by validation macro-F1')}), "
               f"batch {t['batch_size']}, seed {t['seed']}, on {t['device']}, {t['duration_seconds']} s.", ""]
     if card.get("quantized"):
         q = card["quantized"]
@@ -99,7 +184,8 @@ def markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
-def write_all(job: dict, classes: list[str], temperature: float, metrics: dict, training: dict, reference: dict) -> None:
+def write_all(job: dict, classes: list[str], temperature: float, metrics: dict, training: dict, reference: dict,
+              assessment: dict | None = None) -> None:
     import hashlib
 
     out = job["out"]
@@ -110,13 +196,18 @@ def write_all(job: dict, classes: list[str], temperature: float, metrics: dict, 
         "name": job["model_name"], "version": job["model_version"], "file": os.path.basename(out),
         "sha256": sha256, "size_bytes": os.path.getsize(out), "classes": classes, "input_size": job["input_size"],
         "preprocessing": job["preprocessing"], "temperature": temperature,
-        "metrics": metrics, "training": training, "intended_use": job["intended_use"], "limitations": job["limitations"],
+        "metrics": metrics, "training": training, "assessment": assessment, "intended_use": job["intended_use"], "limitations": job["limitations"],
         "parity": {"onnxruntime_python_max_abs_diff": reference["onnxruntime_python_max_abs_diff"]},
         "quantized": reference.get("quantized"),
     }
     plot_curves(training["history"], files["curves"])
     plot_confusion(metrics["confusion_matrix"]["counts"], classes, files["confusion"],
-                   f"Test split confusion (accuracy {metrics['accuracy']:.3f})")
+                   f"Test split, seen sources (accuracy {metrics['accuracy']:.3f})")
+    unseen = metrics.get("unseen_test") or (training.get("recipe_evaluation") or {}).get("unseen_test")
+    if unseen and unseen.get("confusion_matrix"):
+        files["confusion_unseen"] = files["confusion"].replace(".confusion.png", ".confusion-unseen.png")
+        plot_confusion(unseen["confusion_matrix"]["counts"], classes, files["confusion_unseen"],
+                       f"Unseen sources, test (accuracy {unseen['accuracy']:.3f})")
     with open(files["card_json"], "w") as fh:
         json.dump(card, fh, indent=2)
     with open(files["card_md"], "w") as fh:

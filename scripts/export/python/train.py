@@ -19,6 +19,8 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(__file__))
 from metrics import expected_calibration_error, fit_temperature, softmax, summarise  # noqa: E402
 from model import Classifier, Exportable, load_pretrained  # noqa: E402
+from augment import augment  # noqa: E402
+import assessment as A  # noqa: E402
 import report  # noqa: E402
 import export_onnx  # noqa: E402
 
@@ -42,44 +44,6 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
-
-
-def augment(x: torch.Tensor, generator: torch.Generator, robust: bool = False) -> torch.Tensor:
-    """Small rotations (+-7 deg), shifts (+-5 %), scale (0.9-1.1), brightness and contrast, on 0..255 tensors.
-    `robust` adds gamma, blur or sharpening, and sensor noise: stand-ins for what differs between the
-    training sources (mostly small, soft images) and real uploads (large, sharper, other scanners)."""
-    n = x.shape[0]
-    dev = x.device
-
-    def uniform(lo: float, hi: float) -> torch.Tensor:
-        return (torch.rand(n, generator=generator) * (hi - lo) + lo).to(dev)
-
-    angle = uniform(-7, 7) * math.pi / 180
-    scale = uniform(0.9, 1.1)
-    tx, ty = uniform(-0.1, 0.1), uniform(-0.1, 0.1)  # affine_grid units: 0.1 = 5 % of the side
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    contrast = uniform(0.85, 1.15).view(n, 1, 1, 1)
-    brightness = uniform(-20, 20).view(n, 1, 1, 1)
-    mean = x.mean(dim=(2, 3), keepdim=True)
-    x = ((x - mean) * contrast + mean + brightness).clamp(0, 255)
-    if not robust:
-        return x
-    gamma = torch.exp(uniform(-0.22, 0.22)).view(n, 1, 1, 1)  # gamma 0.8 .. 1.25
-    x = 255 * (x / 255).clamp(min=1e-6) ** gamma
-    # One blur kernel per batch; per image, amount < 0 blurs and amount > 0 sharpens (unsharp mask).
-    sigma = float(torch.rand(1, generator=generator)) * 1.0 + 0.4
-    taps = torch.arange(-2, 3, dtype=torch.float32)
-    kernel = torch.exp(-(taps**2) / (2 * sigma**2))
-    kernel = (kernel / kernel.sum()).to(dev)
-    blurred = F.conv2d(F.pad(x, (2, 2, 0, 0), mode="replicate"), kernel.view(1, 1, 1, 5))
-    blurred = F.conv2d(F.pad(blurred, (0, 0, 2, 2), mode="replicate"), kernel.view(1, 1, 5, 1))
-    amount = uniform(-0.8, 1.0).view(n, 1, 1, 1)
-    x = x + amount * (x - blurred)
-    noise = uniform(0, 5).view(n, 1, 1, 1) * torch.randn(x.shape, generator=generator).to(dev)
-    return (x + noise).clamp(0, 255)
 
 
 class Progress:
@@ -109,6 +73,7 @@ def make_optimizer(model: Classifier, recipe: str, epochs: int, steps_per_epoch:
     head_decay = [model.head.dense.weight]  # Keras's L2 on the Dense(256) kernel
     backbone = [p for p in model.backbone.parameters() if p.requires_grad]
     head = [p for n, p in model.head.named_parameters() if n != "dense.weight"]
+    head += list(model.gate.parameters()) if model.gate is not None else []
     if recipe == "original":
         # The original Keras recipe: SGD, lr 0.1, divided by 10 every 6 epochs.
         opt = torch.optim.SGD([{"params": backbone + head}, {"params": head_decay, "weight_decay": 1e-3}], lr=0.1)
@@ -139,16 +104,72 @@ def freeze_backbone_batchnorm(model: Classifier) -> None:
 
 
 @torch.no_grad()
-def predict(model: Classifier, pixels: torch.Tensor, indices: np.ndarray, device, batch: int, amp: bool) -> np.ndarray:
+def embed(model: Classifier, pixels: torch.Tensor, indices: np.ndarray, device, batch: int, amp: bool) -> dict:
+    """Logits, gate logits and pooled features of the given rows, unaugmented, in eval mode."""
     model.eval()
-    out = []
+    parts = {"logits": [], "gate": [], "mean": [], "max": []}
     for start in range(0, len(indices), batch):
         idx = torch.from_numpy(indices[start : start + batch]).to(pixels.device)
         x = pixels.index_select(0, idx).to(device, non_blocking=True).unsqueeze(1).float()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            logits, _ = model(x)
-        out.append(logits.float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.head.out.out_features), np.float32)
+            out = model.assess(x)
+        for key, value in zip(parts, out):
+            parts[key].append(value.float().cpu().numpy())
+    return {k: np.concatenate(v) if v else np.zeros((0, 0), np.float32) for k, v in parts.items()}
+
+
+def partial_nll(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """-log of the summed probability of the image's possible classes: ordinary cross-entropy for one
+    class, and for a partial label (A or B) no pressure on which of them."""
+    return (torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~mask, float("-inf")), 1)).mean()
+
+
+def sampling_weights(rows: list[dict], indices: np.ndarray) -> np.ndarray:
+    """Chest X-rays: each class (a partial label counting as half a class) gets the same share, and within
+    a class each (source, class) group gets a share proportional to the square root of its size, so that
+    one big source cannot define a class. Negatives: each gate kind the same share, then each raw kind."""
+    chest = [i for i in indices if rows[i]["gate"] == 0]
+    negative = [i for i in indices if rows[i]["gate"] != 0]
+    weights = np.zeros(len(rows))
+    groups: dict[tuple, list[int]] = {}
+    for i in chest:
+        groups.setdefault((rows[i]["class_text"], rows[i]["source"]), []).append(i)
+    by_class: dict[str, list[tuple]] = {}
+    for key in groups:
+        by_class.setdefault(key[0], []).append(key)
+    for class_text, keys in by_class.items():
+        share = 0.5 if "|" in class_text else 1.0
+        total = sum(math.sqrt(len(groups[k])) for k in keys)
+        for k in keys:
+            weights[groups[k]] = share * math.sqrt(len(groups[k])) / total / len(groups[k])
+    kinds: dict[int, dict[str, list[int]]] = {}
+    for i in negative:
+        kinds.setdefault(rows[i]["gate"], {}).setdefault(rows[i]["kind"], []).append(i)
+    for gate, raw in kinds.items():
+        for members in raw.values():
+            weights[members] = 1.0 / len(kinds) / len(raw) / len(members)
+    return weights
+
+
+def split_figures(probabilities, labels_mask, sets, refused, flagged, classes, ece_fn) -> dict:
+    """Accuracy, per-class sensitivity/specificity, ECE, prediction-set coverage and size, refusals and flags,
+    on the accepted-or-not images of one split. Partial labels: whether the answer was one of their classes."""
+    single = labels_mask.sum(1) == 1
+    labels = labels_mask.argmax(1)
+    out = summarise(probabilities[single], labels[single], classes) if single.any() else {"images": 0}
+    if single.any():
+        out["ece"] = round(ece_fn(probabilities[single], labels[single]), 4)
+        covered = sets[single, labels[single]]
+        out["prediction_set"] = {"coverage": round(float(covered.mean()), 4), "mean_size": round(float(sets[single].sum(1).mean()), 4),
+                                 "singletons": round(float((sets[single].sum(1) == 1).mean()), 4)}
+    out["false_refusals"] = round(float(refused.mean()), 4) if len(refused) else 0.0
+    out["flagged_unlike_training"] = round(float(flagged.mean()), 4) if len(flagged) else 0.0
+    out["abstain"] = round(float((flagged | (sets.sum(1) > 1)).mean()), 4) if len(flagged) else 0.0
+    if (~single).any():
+        top = probabilities[~single].argmax(1)
+        out["partial_labels"] = {"images": int((~single).sum()),
+                                 "answer_in_label": round(float(labels_mask[~single][np.arange((~single).sum()), top].mean()), 4)}
+    return out
 
 
 def main() -> int:
@@ -156,35 +177,62 @@ def main() -> int:
     parser.add_argument("job", help="job.json written by scripts/export/cli.ts")
     job = json.load(open(parser.parse_args().job))
     classes: list[str] = job["classes"]
+    gate_kinds: list[str] = job["gate"]["kinds"]
     seed_everything(job["seed"])
     device = pick_device(job["device"])
     amp = device.type == "cuda"
     log(f"device: {device}" + (f" ({torch.cuda.get_device_name(0)}, bf16 autocast)" if amp else f" ({torch.get_num_threads()} threads)"))
 
     size = job["input_size"]
+    rows: list[dict] = job["rows"]
     host = torch.from_numpy(np.fromfile(job["pixels"], dtype=np.uint8).reshape(-1, size, size))
     pixels = host.pin_memory().to(device, non_blocking=True) if amp else host
-    labels_np = np.asarray(job["labels"], dtype=np.int64)
-    labels = torch.from_numpy(labels_np).to(device)
-    split = {k: np.asarray(v, dtype=np.int64) for k, v in job["split"].items()}
+    n, k = len(rows), len(classes)
+    mask_np = np.zeros((n, k), dtype=bool)
+    for i, r in enumerate(rows):
+        mask_np[i, r["label_set"]] = True
+    gate_np = np.asarray([r["gate"] for r in rows], dtype=np.int64)
+    is_chest = gate_np == 0
+    label_mask = torch.from_numpy(mask_np).to(device)
+    gate_labels = torch.from_numpy(gate_np).to(device)
+    split = {key: np.asarray(v, dtype=np.int64) for key, v in job["split"].items()}
+    chest_of = lambda side: split[side][is_chest[split[side]]]  # noqa: E731
+    negatives_of = lambda side: split[side][~is_chest[split[side]]]  # noqa: E731
+    has_gate = (~is_chest).any()
 
-    model = Classifier(job["arch"], len(classes))
+    model = Classifier(job["arch"], k, len(gate_kinds) if has_gate else 0)
     if job.get("pretrained"):
         try:
             load_pretrained(model.imagenet, job["arch"], job["pretrained"])
         except ValueError as error:
             raise SystemExit(f"error: --pretrained {error}") from None
         log(f"pretrained: {job['pretrained']}")
+    frozen = int(job.get("freeze_blocks") or 0)
+    for index, block in enumerate(model.backbone):
+        for p in block.parameters():
+            p.requires_grad = index >= frozen
+    if frozen:
+        log(f"backbone blocks 0..{frozen - 1} frozen (ImageNet low-level filters)")
     model.to(device)
 
-    counts = np.bincount(labels_np[split["train"]], minlength=len(classes)).astype(np.float64)
-    class_weights = torch.tensor(counts.sum() / (len(classes) * np.maximum(counts, 1)), dtype=torch.float32, device=device)
-    log("class weights (inverse frequency): " + ", ".join(f"{c} {w:.2f}" for c, w in zip(classes, class_weights.tolist())))
-
+    train_rows = split["train"]
+    weights = sampling_weights(rows, train_rows)
+    chest_train = chest_of("train")
+    negative_train = negatives_of("train")
     batch = job["batch_size"]
-    steps = math.ceil(len(split["train"]) / batch)
+    negative_batch = max(1, round(batch * 0.2)) if has_gate and len(negative_train) else 0
+    chest_batch = batch - negative_batch
+    epoch_samples = job.get("epoch_samples") or len(chest_train)
+    steps = max(1, math.ceil(epoch_samples / chest_batch))
+    log(f"sampling: {steps} steps an epoch of {chest_batch} chest X-rays (balanced over classes, then sqrt over sources)"
+        + (f" + {negative_batch} negatives (balanced over gate kinds)" if negative_batch else ""))
     optimizer, scheduler = make_optimizer(model, job["recipe"], job["epochs"], steps)
     generator = torch.Generator().manual_seed(job["seed"])
+    chest_weights = torch.from_numpy(weights[chest_train])
+    negative_weights = torch.from_numpy(weights[negative_train]) if negative_batch else None
+    ema = {key: v.detach().clone().float() for key, v in model.state_dict().items()}
+    ema_decay = 1 - 1 / max(20.0, steps / 2)
+
     history: list[dict] = []
     best = {"score": -1.0, "epoch": 0, "state": None}
     first_epoch = 1
@@ -195,96 +243,289 @@ def main() -> int:
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         generator.set_state(ckpt["generator"])
+        ema = ckpt["ema"]
         history, best, first_epoch = ckpt["history"], ckpt["best"], ckpt["epoch"] + 1
         log(f"resumed from {checkpoint_path} after epoch {ckpt['epoch']}")
 
-    # Training time accumulates across resumed runs (each history row records it).
+    def selection_figures(state) -> dict:
+        """Macro-F1 on the seen-source and the unseen-source validation sets (single labels only), and the
+        gate's refusals at 0.5 on their chest X-rays and negatives: one pass over both sets."""
+        live = {key: v.clone() for key, v in model.state_dict().items()}
+        model.load_state_dict(state)
+        idx = np.concatenate([split["val"], split.get("unseen_val", np.zeros(0, np.int64))])
+        e = embed(model, pixels, idx, device, batch * 2, amp)
+        model.load_state_dict(live)
+        out = {}
+        for side in ("val", "unseen_val"):
+            chosen = np.isin(idx, split.get(side, [])) & is_chest[idx] & (mask_np[idx].sum(1) == 1)
+            if not chosen.any():
+                continue
+            labels_side = mask_np[idx[chosen]].argmax(1)
+            summary = summarise(softmax(e["logits"][chosen]), labels_side, classes)
+            out[side] = {"accuracy": summary["accuracy"], "macro_f1": summary["macro_f1"],
+                         "loss": float(F.cross_entropy(torch.from_numpy(e["logits"][chosen]), torch.from_numpy(labels_side)))}
+        if has_gate:
+            accept = softmax(e["gate"])[:, 0] >= 0.5
+            chest = is_chest[idx]
+            out["gate"] = {"chest_refused": round(float((~accept[chest]).mean()), 4) if chest.any() else 0.0,
+                           "negatives_refused": round(float((~accept[~chest]).mean()), 4) if (~chest).any() else 1.0}
+        return out
+
     started = time.time() - (history[-1]["seconds"] if history else 0.0)
     for epoch in range(first_epoch, job["epochs"] + 1):
         model.train()
         freeze_backbone_batchnorm(model)
-        order = split["train"][torch.randperm(len(split["train"]), generator=generator).numpy()]
-        progress = Progress(f"epoch {epoch}/{job['epochs']}", len(order))
+        progress = Progress(f"epoch {epoch}/{job['epochs']}", steps * batch)
         seen = correct = 0
         loss_sum = 0.0
-        for start in range(0, len(order), batch):
-            idx = torch.from_numpy(order[start : start + batch]).to(pixels.device)
-            if len(idx) < 2:
-                continue  # BatchNorm1d needs two samples
+        for step in range(steps):
+            picked = chest_train[torch.multinomial(chest_weights, chest_batch, replacement=True, generator=generator).numpy()]
+            if negative_batch:
+                picked = np.concatenate([picked, negative_train[torch.multinomial(negative_weights, negative_batch, replacement=True, generator=generator).numpy()]])
+            idx = torch.from_numpy(picked).to(pixels.device)
             x = pixels.index_select(0, idx).to(device, non_blocking=True).unsqueeze(1).float()
-            y = labels.index_select(0, idx.to(device))
-            x = augment(x, generator, robust=job.get("augment") == "robust")
+            x = augment(x, generator, job.get("augment", "basic"))
+            chest = torch.from_numpy(is_chest[picked]).to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits, _ = model(x)
-                loss = F.cross_entropy(logits.float(), y, weight=class_weights)
+                if has_gate:
+                    logits, gate_logits, _, _ = model.assess(x)
+                else:
+                    logits, _ = model(x)
+                loss = partial_nll(logits.float()[chest], label_mask.index_select(0, idx.to(device))[chest])
+                if has_gate:
+                    loss = loss + F.cross_entropy(gate_logits.float(), gate_labels.index_select(0, idx.to(device)))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            seen += len(idx)
-            loss_sum += loss.item() * len(idx)
-            correct += (logits.argmax(1) == y).sum().item()
-            progress.update(seen, loss_sum / seen, correct / seen)
+            with torch.no_grad():
+                for key, v in model.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        ema[key].mul_(ema_decay).add_(v.detach().float(), alpha=1 - ema_decay)
+                    else:
+                        ema[key].copy_(v)
+            m = int(chest.sum())
+            seen += m
+            loss_sum += loss.item() * m
+            chest_np = chest.cpu().numpy()
+            correct += int(mask_np[picked[chest_np], logits.detach().float()[chest].argmax(1).cpu().numpy()].sum())
+            progress.update((step + 1) * batch, loss_sum / max(seen, 1), correct / max(seen, 1))
 
-        val_logits = predict(model, pixels, split["val"], device, batch * 2, amp)
-        val_labels = labels_np[split["val"]]
-        val_loss = float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val_labels), weight=class_weights.cpu()))
-        val_summary = summarise(softmax(val_logits), val_labels, classes)
+        figures = selection_figures(ema)
+        score = float(np.mean([figures[s]["macro_f1"] for s in ("val", "unseen_val") if s in figures]))
         row = {
             "epoch": epoch,
             "train_loss": round(loss_sum / max(seen, 1), 5),
             "train_accuracy": round(correct / max(seen, 1), 5),
-            "val_loss": round(val_loss, 5),
-            "val_accuracy": val_summary["accuracy"],
-            "val_macro_f1": val_summary["macro_f1"],
+            "val_loss": round(figures["val"]["loss"], 5),
+            "val_accuracy": figures["val"]["accuracy"],
+            "val_macro_f1": figures["val"]["macro_f1"],
+            "unseen_val_accuracy": figures.get("unseen_val", {}).get("accuracy"),
+            "unseen_val_macro_f1": figures.get("unseen_val", {}).get("macro_f1"),
+            "selection_score": round(score, 4),
+            "gate": figures.get("gate"),
             "lr": optimizer.param_groups[0]["lr"],
             "seconds": round(time.time() - started, 1),
         }
         history.append(row)
-        log(
-            f"epoch {epoch}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f} | "
-            f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f} macro-F1 {row['val_macro_f1']:.4f}"
-        )
-        if val_summary["macro_f1"] > best["score"]:
-            best = {"score": val_summary["macro_f1"], "epoch": epoch,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        log(f"epoch {epoch}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f} | val acc {row['val_accuracy']:.4f} "
+            f"macro-F1 {row['val_macro_f1']:.4f} | unseen-source val acc {row['unseen_val_accuracy']} macro-F1 {row['unseen_val_macro_f1']}"
+            + (f" | gate: chest refused {row['gate']['chest_refused']}, negatives refused {row['gate']['negatives_refused']}" if row["gate"] else ""))
+        if score > best["score"]:
+            best = {"score": score, "epoch": epoch, "state": {key: v.clone() for key, v in ema.items()}}
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "generator": generator.get_state(), "history": history, "best": best, "epoch": epoch}, checkpoint_path)
+                    "generator": generator.get_state(), "history": history, "best": best, "epoch": epoch, "ema": ema}, checkpoint_path)
 
     duration = time.time() - started
     model.load_state_dict(best["state"])
-    log(f"best epoch by validation macro-F1: {best['epoch']} ({best['score']:.4f})")
-
-    # Calibration on validation, evaluation on test (test is used for nothing else).
-    # float32 from here on, so the figures describe exactly what is exported.
-    val_logits = predict(model, pixels, split["val"], device, batch * 2, False)
-    temperature = fit_temperature(val_logits, labels_np[split["val"]])
-    test_logits = predict(model, pixels, split["test"], device, batch * 2, False)
-    test_labels = labels_np[split["test"]]
-    raw, calibrated = softmax(test_logits), softmax(test_logits, temperature)
-    metrics = summarise(calibrated, test_labels, classes)
-    metrics["split"] = "test"
-    metrics["ece_before_temperature"] = round(expected_calibration_error(raw, test_labels), 4)
-    metrics["ece_after_temperature"] = round(expected_calibration_error(calibrated, test_labels), 4)
-    metrics["validation"] = summarise(softmax(val_logits, temperature), labels_np[split["val"]], classes)
-    metrics["validation"].pop("confusion_matrix")
-    log(f"temperature {temperature:.3f}; test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, "
-        f"ECE {metrics['ece_before_temperature']:.4f} -> {metrics['ece_after_temperature']:.4f}")
-
+    log(f"best epoch (weight average) by mean validation macro-F1, seen and unseen sources: {best['epoch']} ({best['score']:.4f})")
+    model.cpu().eval()
     training = dict(job["training_summary"])
     training.update({"architecture": job["arch"], "pretrained": os.path.basename(job["pretrained"]) if job.get("pretrained") else None,
                      "epochs": job["epochs"], "best_epoch": best["epoch"], "batch_size": batch, "recipe": job["recipe"],
-                     "augment": job.get("augment", "basic"),
+                     "augment": job.get("augment", "basic"), "epoch_samples": epoch_samples, "freeze_blocks": frozen,
+                     "selection": "weight average (EMA) of the epoch with the best mean of seen- and unseen-source validation macro-F1",
                      "seed": job["seed"], "device": str(device) + (f" ({torch.cuda.get_device_name(0)})" if amp else ""),
                      "duration_seconds": round(duration, 1), "torch": torch.__version__, "history": history})
+    return finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds, training)
 
-    model.cpu().eval()
-    exportable = Exportable(model, temperature).eval()
-    test_pixels = host.index_select(0, torch.from_numpy(split["test"])).unsqueeze(1).float()
-    calibration_pixels = host.index_select(0, torch.from_numpy(split["val"][:200])).unsqueeze(1).float()
-    reference = export_onnx.export(exportable, job, classes, temperature, metrics, training, test_pixels, calibration_pixels)
-    report.write_all(job, classes, temperature, metrics, training, reference)
+
+def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds, training) -> int:
+    """Calibration, the gate's and the distance's thresholds, prediction sets, every figure, and the export.
+    float32 on the CPU from here on, so the figures describe exactly what is exported."""
+    cpu = torch.device("cpu")
+    batch = job["batch_size"] * 2
+    is_chest = gate_np == 0
+    has_gate = model.gate is not None
+    rng = np.random.default_rng(job["seed"])
+    for side in ("unseen_val", "unseen_test"):
+        split.setdefault(side, np.zeros(0, np.int64))
+    chest_train = split["train"][is_chest[split["train"]]]
+    reference = np.sort(rng.choice(chest_train, min(len(chest_train), 5000), replace=False))
+    needed = np.unique(np.concatenate([reference, split["val"], split["test"], split["unseen_val"], split["unseen_test"],
+                                       split["train"][~is_chest[split["train"]]]]))
+    log(f"embedding {len(needed)} images (unaugmented) for calibration, thresholds and figures...")
+    e = embed(model, host, needed, cpu, batch, False)
+    at = lambda idx, key: e[key][np.searchsorted(needed, idx)]  # noqa: E731
+    single = mask_np.sum(1) == 1
+    labels_np = mask_np.argmax(1)
+
+    # Temperature on the seen- and unseen-source validation images together: one T for both worlds.
+    calibration = np.concatenate([split["val"], split["unseen_val"]])
+    calibration_chest = calibration[is_chest[calibration]]
+    cal_single = calibration_chest[single[calibration_chest]]
+    temperature = fit_temperature(at(cal_single, "logits"), labels_np[cal_single])
+    probabilities = lambda idx: softmax(at(idx, "logits"), temperature)  # noqa: E731
+
+    assessment = None
+    mean = whitening = None
+    if has_gate:
+        mean, whitening = A.fit_mahalanobis(at(reference, "mean"))
+        distance = lambda idx: A.mahalanobis(at(idx, "mean"), mean, whitening)  # noqa: E731
+        accept = lambda idx: softmax(at(idx, "gate"))[:, 0]  # noqa: E731
+        cal_distance = distance(calibration_chest)
+        flag_q, refuse_q = 0.99, job.get("refuse_quantile", 0.998)
+        flag_above = float(np.quantile(cal_distance, flag_q))
+        refuse_above = float(max(np.quantile(cal_distance, refuse_q), flag_above))
+        gate_threshold = float(np.clip(np.quantile(accept(calibration_chest), 0.003), 0.05, 0.5))
+        refused = lambda idx: (accept(idx) < gate_threshold) | (distance(idx) > refuse_above)  # noqa: E731
+        flagged = lambda idx: distance(idx) > flag_above  # noqa: E731
+        # Prediction sets: class-conditional split conformal on the unseen-source validation images.
+        unseen_cal = split["unseen_val"][is_chest[split["unseen_val"]] & single[split["unseen_val"]]]
+        seen_cal = split["val"][is_chest[split["val"]] & single[split["val"]]]
+        # Seen- and unseen-source validation images together: calibrated on either alone, the sets under-cover
+        # the other (the first CPU run: 85 % on seen sources with unseen-only thresholds).
+        both_cal = np.concatenate([seen_cal, unseen_cal])
+        conformal = A.conformal_min_probability(probabilities(both_cal), labels_np[both_cal], classes, job["coverage"])
+        assessment = {
+            "gate": {"output": "gate_probabilities", "kinds": gate_kinds, "accept": job["gate"]["accept"], "threshold": round(gate_threshold, 6),
+                     "descriptions": job["gate"]["descriptions"]},
+            "ood": {"output": "ood_distance", "flag_above": round(flag_above, 4), "refuse_above": round(refuse_above, 4),
+                    "flag_quantile": flag_q, "refuse_quantile": refuse_q,
+                    "description": "Mahalanobis distance of the average-pooled backbone features to training chest X-rays; "
+                                   "thresholds are quantiles of validation chest X-rays (seen and unseen sources)"},
+            "conformal": {"coverage": job["coverage"], "min_probability": conformal["min_probability"],
+                          "method": "class-conditional split conformal (LAC) on calibrated probabilities, calibrated on the validation "
+                                    "images of seen and unseen sources together",
+                          "calibration_images": conformal["calibration_images"]},
+        }
+        min_probability = np.asarray([conformal["min_probability"][c] for c in classes])
+        log(f"gate threshold {gate_threshold:.3f}; distance flag above {flag_above:.2f}, refuse above {refuse_above:.2f}; "
+            f"{job['coverage']:.0%} set thresholds " + ", ".join(f"{c} {v:.3f}" for c, v in conformal["min_probability"].items()))
+    else:
+        refused = lambda idx: np.zeros(len(idx), bool)  # noqa: E731
+        flagged = refused
+        min_probability = np.zeros(len(classes))
+
+    def figures(idx: np.ndarray) -> dict:
+        idx = idx[is_chest[idx]]
+        p = probabilities(idx)
+        return split_figures(p, mask_np[idx], A.prediction_sets(p, min_probability), refused(idx), flagged(idx), classes,
+                             expected_calibration_error)
+
+    test = split["test"][is_chest[split["test"]]]
+    metrics = figures(split["test"])
+    metrics["split"] = "test"
+    test_single = test[single[test]]
+    metrics["ece_before_temperature"] = round(expected_calibration_error(softmax(at(test_single, "logits")), labels_np[test_single]), 4)
+    metrics["ece_after_temperature"] = metrics.get("ece", 0.0)
+    metrics["validation"] = figures(split["val"])
+    metrics["validation"].pop("confusion_matrix", None)
+    for side in ("unseen_val", "unseen_test"):
+        if len(split[side]):
+            metrics[side] = figures(split[side])
+    per_source = {}
+    for side in ("unseen_val", "unseen_test"):
+        groups: dict[str, list[int]] = {}
+        for i in split[side]:
+            groups.setdefault(f"{rows[i]['source']} :: {rows[i]['class_text']}", []).append(i)
+        for key, members in sorted(groups.items()):
+            f = figures(np.asarray(members))
+            c = rows[members[0]]["class_text"]
+            per_source[key] = {"split": side, "images": len(members), "class": c,
+                               "sensitivity": f["per_class"][c]["sensitivity"] if c in f.get("per_class", {}) else None,
+                               "predicted": dict(zip(classes, f["confusion_matrix"]["counts"][classes.index(c)])) if c in classes else None,
+                               "false_refusals": f["false_refusals"], "flagged_unlike_training": f["flagged_unlike_training"],
+                               "set_coverage": f.get("prediction_set", {}).get("coverage")}
+    metrics["per_unseen_source"] = per_source
+    log(f"temperature {temperature:.3f}; seen-source test accuracy {metrics['accuracy']:.4f}, ECE {metrics['ece']:.4f}"
+        + "".join(f"; {side} accuracy {metrics[side]['accuracy']:.4f}, ECE {metrics[side]['ece']:.4f}" for side in ("unseen_val", "unseen_test") if side in metrics))
+    for key, f in per_source.items():
+        log(f"  {f['split']:11} {key}: {f['images']} images, sensitivity {f['sensitivity']}, refused {f['false_refusals']}")
+
+    if has_gate:
+        metrics["gate"] = gate_figures(job, rows, split, is_chest, at, refused, reference, calibration_chest, distance,
+                                       refuse_above, gate_kinds)
+        metrics["shortcut_probe"] = shortcut_probe(job, rows, host, needed, at, is_chest, rng)
+
+    exportable = Exportable(model, temperature, torch.from_numpy(mean) if mean is not None else None,
+                            torch.from_numpy(whitening) if whitening is not None else None).eval()
+    test_pixels = host.index_select(0, torch.from_numpy(test)).unsqueeze(1).float()
+    calibration_pixels = host.index_select(0, torch.from_numpy(calibration_chest[:200])).unsqueeze(1).float()
+    reference_out = export_onnx.export(exportable, job, classes, temperature, metrics, training, test_pixels, calibration_pixels,
+                                       test.tolist(), assessment)
+    report.write_all(job, classes, temperature, metrics, training, reference_out, assessment)
     return 0
+
+
+def gate_figures(job, rows, split, is_chest, at, refused, reference, calibration_chest, distance, refuse_above, gate_kinds) -> dict:
+    """Refusal per kind on held-out negatives, and leave-one-kind-out: the gate refitted (a linear layer on
+    the frozen pooled features) without kind K, with the distance check, on every image of K."""
+    out: dict = {"refused_by_kind": {}, "leave_one_kind_out": {}}
+    for side in ("test", "val"):
+        negatives = split[side][~is_chest[split[side]]]
+        kinds: dict[str, list[int]] = {}
+        for i in negatives:
+            kinds.setdefault(rows[i]["kind"], []).append(i)
+        out["refused_by_kind"][side] = {k: {"images": len(v), "refused": round(float(refused(np.asarray(v)).mean()), 4)} for k, v in sorted(kinds.items())}
+        real = [i for i in negatives if not rows[i]["kind"].startswith("generated_")]
+        generated = [i for i in negatives if rows[i]["kind"].startswith("generated_")]
+        out[f"{side}_not_cxr_refused"] = round(float(refused(np.asarray(real, dtype=np.int64)).mean()), 4) if real else None
+        out[f"{side}_generated_refused"] = round(float(refused(np.asarray(generated, dtype=np.int64)).mean()), 4) if generated else None
+    all_negatives = np.concatenate([split[s][~is_chest[split[s]]] for s in ("train", "val", "test")])
+    train_negatives = split["train"][~is_chest[split["train"]]]
+    features = lambda idx: np.concatenate([at(idx, "max"), at(idx, "mean")], 1)  # noqa: E731
+    for kind in sorted({rows[i]["kind"] for i in all_negatives}):
+        keep = np.asarray([i for i in train_negatives if rows[i]["kind"] != kind], dtype=np.int64)
+        train_idx = np.concatenate([reference, keep])
+        gates = np.asarray([rows[i]["gate"] for i in train_idx])
+        present = np.unique(gates)
+        codes = np.searchsorted(present, gates)
+        counts = np.bincount(codes)
+        params = A.fit_linear(features(train_idx), codes, len(present), steps=150, sample_weight=1.0 / counts[codes])
+        accept = lambda idx: A.predict_linear(features(idx), params)[:, 0]  # noqa: E731
+        threshold = float(np.clip(np.quantile(accept(calibration_chest), 0.003), 0.05, 0.5))
+        members = np.asarray([i for i in all_negatives if rows[i]["kind"] == kind], dtype=np.int64)
+        by_gate = accept(members) < threshold
+        by_distance = distance(members) > refuse_above
+        out["leave_one_kind_out"][kind] = {"images": int(len(members)), "refused": round(float((by_gate | by_distance).mean()), 4),
+                                          "refused_by_gate": round(float(by_gate.mean()), 4),
+                                          "refused_by_distance": round(float(by_distance.mean()), 4)}
+        log(f"  leave-one-kind-out {kind}: {out['leave_one_kind_out'][kind]['refused']:.3f} refused "
+            f"(gate {by_gate.mean():.3f}, distance {by_distance.mean():.3f})")
+    log(f"gate: held-out not-cxr refused {out['test_not_cxr_refused']}, generated refused {out['test_generated_refused']}")
+    return out
+
+
+def shortcut_probe(job, rows, host, needed, at, is_chest, rng) -> dict:
+    """How well the source of a chest X-ray can be told from the model's pooled features, and from trivial
+    image statistics: a cross-validated linear probe, over all classes and within each class."""
+    chest = needed[is_chest[needed]]
+    sample = np.sort(rng.choice(chest, min(len(chest), 4000), replace=False))
+    sources = np.asarray([rows[i]["source"] for i in sample])
+    class_text = np.asarray([rows[i]["class_text"] for i in sample])
+    sizes = np.asarray([rows[i]["original_size"] for i in sample], dtype=np.float32)
+    stats = A.image_statistics(host.index_select(0, torch.from_numpy(sample)).numpy(), sizes)
+    pooled = at(sample, "mean")
+    out = {"all_classes": {"features": A.probe(pooled, sources), "image_statistics": A.probe(stats, sources)}, "within_class": {}}
+    for c in sorted(set(class_text)):
+        members = class_text == c
+        if len(set(sources[members])) > 1:
+            out["within_class"][c] = {"features": A.probe(pooled[members], sources[members]),
+                                      "image_statistics": A.probe(stats[members], sources[members])}
+    log(f"shortcut probe (source from features / from image statistics): {out['all_classes']['features']['accuracy']} / "
+        f"{out['all_classes']['image_statistics']['accuracy']} (majority {out['all_classes']['features']['majority']})")
+    return out
 
 
 if __name__ == "__main__":

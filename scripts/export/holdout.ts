@@ -1,0 +1,77 @@
+/**
+ * The source-held-out split: whole (source, class) groups that never enter training, so that the
+ * figures say how the model does at a hospital it has never seen. One set chooses the model (early
+ * stopping, calibration, prediction-set thresholds); a second one is touched only for the final figures.
+ */
+
+/** A (source, class) group: every image of one class from one source. */
+export interface SourceGroup {
+  key: string;
+  source: string;
+  /** The manifest's class text; a partial label (`A|B`) is never held out (see chooseHoldout). */
+  className: string;
+  size: number;
+}
+
+export interface HoldoutChoice {
+  /** Group keys whose images all go to the unseen-source validation set. */
+  val: string[];
+  /** Group keys whose images all go to the unseen-source test set. */
+  test: string[];
+  /** Group keys split by unit between the two (a class with a single source to spare). */
+  shared: string[];
+  /** Why each class got what it got, for the log and the model card. */
+  reasons: Record<string, string>;
+}
+
+/** The key of a (source, class) group. */
+export function groupKey(source: string, className: string): string {
+  return `${source} :: ${className}`;
+}
+
+/** Groups smaller than this say little about a source and are left in training. */
+export const MIN_HELD_OUT_GROUP = 30;
+
+/**
+ * Chooses held-out groups per class: the class's largest source always stays in training (the model
+ * must learn the class somewhere); of the others with at least `minGroup` images, the largest goes
+ * to the test set and the next to validation. A class with only one such source shares it, by unit,
+ * between the two: still a source the model never saw. Partial labels stay in training: they are the only
+ * adult pneumonias, and there is no accuracy to measure on them.
+ */
+export function chooseHoldout(groups: SourceGroup[], minGroup = MIN_HELD_OUT_GROUP): HoldoutChoice {
+  const choice: HoldoutChoice = { val: [], test: [], shared: [], reasons: {} };
+  const byClass = new Map<string, SourceGroup[]>();
+  for (const group of groups) {
+    if (group.className.includes('|')) continue;
+    byClass.set(group.className, [...(byClass.get(group.className) ?? []), group]);
+  }
+  for (const [className, list] of [...byClass].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const sorted = [...list].sort((a, b) => b.size - a.size || (a.source < b.source ? -1 : 1));
+    const candidates = sorted.slice(1).filter((g) => g.size >= minGroup);
+    if (candidates.length >= 2) {
+      choice.test.push(candidates[0].key);
+      choice.val.push(candidates[1].key);
+      choice.reasons[className] = `test: ${candidates[0].source} (${candidates[0].size}), validation: ${candidates[1].source} (${candidates[1].size}); training keeps ${sorted[0].source} (${sorted[0].size})`;
+    } else if (candidates.length === 1) {
+      choice.shared.push(candidates[0].key);
+      choice.reasons[className] = `only one source to spare: ${candidates[0].source} (${candidates[0].size}) split by unit between validation and test; training keeps ${sorted[0].source} (${sorted[0].size})`;
+    } else {
+      choice.reasons[className] = `no unseen source: ${sorted.length} source(s), none but the largest with ${minGroup}+ images`;
+    }
+  }
+  return choice;
+}
+
+/** Parses `--holdout` values of the form `source :: class` (or `source::class`), several separated by `;`. */
+export function parseGroupList(text: string): string[] {
+  return text
+    .split(';')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const at = part.lastIndexOf('::');
+      if (at < 0) throw new Error(`"${part}" is not "source :: class"`);
+      return groupKey(part.slice(0, at).trim(), part.slice(at + 2).trim());
+    });
+}

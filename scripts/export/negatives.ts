@@ -1,0 +1,233 @@
+/**
+ * Images the gate must refuse: the `not-cxr` folder (real kinds, by manifest `kind`) and negatives
+ * generated here (blank, gradients, noise, shapes, rendered "text", tiny images, crops of a chest X-ray
+ * that show no lungs). Generated images are written as JPEGs and then go through the Worker's own
+ * preprocessing like every other training image, so the gate learns what the Worker will actually see.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encode } from 'jpeg-js';
+import { preprocessJpeg } from '../../src/preprocess';
+import { DatasetError, readManifest } from './dataset';
+import { seededRandom } from './split';
+
+/** The gate's classes: what an upload looks like, and what the Worker tells the user when it refuses one. */
+export const GATE_KINDS: Record<string, string> = {
+  frontal_chest_xray: 'a frontal chest radiograph',
+  lateral_chest_xray: 'a lateral chest view: send a frontal PA or AP view',
+  ct_slice: 'a CT slice: send a plain frontal chest radiograph, not a CT image',
+  other_radiograph: 'a radiograph of another body part, or a crop that does not show the lungs: send a frontal chest radiograph',
+  ultrasound: 'an ultrasound image: send a frontal chest radiograph',
+  photo_document_chart: 'a photograph, screenshot, document or chart: send the radiograph image file itself',
+  blank_or_synthetic: 'a blank, uniform, synthetic or very small image: send a frontal chest radiograph',
+  other_image: 'not a frontal chest radiograph: send a frontal PA or AP chest X-ray',
+};
+export const ACCEPTED_KIND = 'frontal_chest_xray';
+
+/** Which gate class each raw kind (not-cxr manifest `kind`, or a generated family) belongs to. */
+const GATE_KIND_OF: Record<string, string> = {
+  lateral_chest_xray: 'lateral_chest_xray',
+  ct_slice: 'ct_slice',
+  radiograph_hand: 'other_radiograph',
+  radiograph_knee: 'other_radiograph',
+  radiograph_spine: 'other_radiograph',
+  ultrasound: 'ultrasound',
+  natural_photo: 'photo_document_chart',
+  document_scan: 'photo_document_chart',
+  chart_or_diagram: 'photo_document_chart',
+  generated_text: 'photo_document_chart',
+  generated_blank: 'blank_or_synthetic',
+  generated_gradient: 'blank_or_synthetic',
+  generated_noise: 'blank_or_synthetic',
+  generated_shapes: 'blank_or_synthetic',
+  generated_tiny: 'blank_or_synthetic',
+  generated_cxr_crop: 'other_radiograph',
+};
+
+/** The gate class of a raw kind; kinds nobody mapped become `other_image`. */
+export function gateKindOf(kind: string): string {
+  return GATE_KIND_OF[kind] ?? 'other_image';
+}
+
+export interface NegativeImage {
+  /** Absolute path of the JPEG. */
+  file: string;
+  /** The raw kind (manifest `kind` or `generated_*`). */
+  kind: string;
+  source: string;
+}
+
+/** Reads a not-cxr folder: `MANIFEST.csv` with `file` and `kind` (and `source_repo`). */
+export function loadNotCxr(root: string): NegativeImage[] {
+  const manifest = join(root, 'MANIFEST.csv');
+  if (!existsSync(manifest)) throw new DatasetError(`--not-cxr needs ${manifest} (columns file, kind)`);
+  return readManifest(manifest, ['file', 'kind']).map((row) => ({ file: join(root, row.file), kind: row.kind, source: row.source_repo || 'not-cxr' }));
+}
+
+export const GENERATED_FAMILIES = ['blank', 'gradient', 'noise', 'shapes', 'text', 'tiny', 'cxr_crop'] as const;
+type Rgb = [number, number, number];
+
+/**
+ * Writes `perFamily` generated negatives of every family into `dir` (reused when already there) and
+ * returns them. `chestXrays` are JPEG paths to crop the no-lung pieces from.
+ */
+export function generateNegatives(dir: string, perFamily: number, chestXrays: string[], seed: number): NegativeImage[] {
+  const random = seededRandom(seed);
+  const out: NegativeImage[] = [];
+  for (const family of GENERATED_FAMILIES) {
+    if (family === 'cxr_crop' && chestXrays.length === 0) continue;
+    mkdirSync(join(dir, family), { recursive: true });
+    for (let i = 0; i < perFamily; i++) {
+      const file = join(dir, family, `${String(i).padStart(4, '0')}.jpg`);
+      const image = makeNegative(family, random, chestXrays);
+      if (!existsSync(file)) writeFileSync(file, encodeRgb(image.width, image.height, image.rgb, 60 + Math.floor(random() * 36)));
+      out.push({ file, kind: `generated_${family}`, source: 'generated' });
+    }
+  }
+  return out;
+}
+
+interface RgbImage {
+  width: number;
+  height: number;
+  rgb: (x: number, y: number) => Rgb;
+}
+
+const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
+
+function makeNegative(family: (typeof GENERATED_FAMILIES)[number], random: () => number, chestXrays: string[]): RgbImage {
+  const width = 64 + Math.floor(random() * 480);
+  const height = Math.max(32, Math.round(width * (0.6 + random() * 0.9)));
+  const colour = random() < 0.5;
+  const tint: Rgb = colour ? [random(), random(), random()].map((v) => 0.4 + 0.6 * v) as Rgb : [1, 1, 1];
+  const grey = (v: number): Rgb => [clamp(v * tint[0]), clamp(v * tint[1]), clamp(v * tint[2])];
+  switch (family) {
+    case 'blank': {
+      const level = [0, 255, random() * 255][Math.floor(random() * 3)];
+      const jitter = random() * 4;
+      return { width, height, rgb: () => grey(level + jitter * (random() - 0.5)) };
+    }
+    case 'gradient': {
+      const radial = random() < 0.4;
+      const angle = random() * Math.PI * 2;
+      const [a, b] = [random() * 255, random() * 255];
+      return {
+        width,
+        height,
+        rgb: (x, y) => {
+          const t = radial
+            ? Math.min(1, Math.hypot(x / width - 0.5, y / height - 0.5) * 1.6)
+            : ((x / width - 0.5) * Math.cos(angle) + (y / height - 0.5) * Math.sin(angle) + 0.7) / 1.4;
+          return grey(a + (b - a) * t);
+        },
+      };
+    }
+    case 'noise': {
+      // White noise, or smooth noise from a coarse grid bilinearly interpolated.
+      const cell = random() < 0.4 ? 1 : 4 + Math.floor(random() * 40);
+      const gw = Math.ceil(width / cell) + 2;
+      const grid = Array.from({ length: gw * (Math.ceil(height / cell) + 2) }, () => random() * 255);
+      return {
+        width,
+        height,
+        rgb: (x, y) => {
+          const fx = x / cell;
+          const fy = y / cell;
+          const x0 = Math.floor(fx);
+          const y0 = Math.floor(fy);
+          const tx = fx - x0;
+          const ty = fy - y0;
+          const v = (1 - ty) * ((1 - tx) * grid[y0 * gw + x0] + tx * grid[y0 * gw + x0 + 1]) + ty * ((1 - tx) * grid[(y0 + 1) * gw + x0] + tx * grid[(y0 + 1) * gw + x0 + 1]);
+          return grey(v);
+        },
+      };
+    }
+    case 'shapes': {
+      // Rectangles and discs on a plain background: a stand-in for screenshots, icons and slides.
+      const background: Rgb = [random() * 255, random() * 255, random() * 255].map(clamp) as Rgb;
+      const shapes = Array.from({ length: 3 + Math.floor(random() * 12) }, () => ({
+        x: random() * width, y: random() * height, w: 10 + random() * width * 0.5, h: 10 + random() * height * 0.5,
+        disc: random() < 0.4, fill: [random() * 255, random() * 255, random() * 255].map(clamp) as Rgb,
+      }));
+      return {
+        width,
+        height,
+        rgb: (x, y) => {
+          let c = background;
+          for (const s of shapes) {
+            const inside = s.disc ? ((x - s.x) / s.w) ** 2 + ((y - s.y) / s.h) ** 2 < 0.25 : x >= s.x && x < s.x + s.w && y >= s.y && y < s.y + s.h;
+            if (inside) c = s.fill;
+          }
+          return c;
+        },
+      };
+    }
+    case 'text': {
+      // Lines of glyph-like strokes on paper: a page of text without needing a font.
+      const line = 10 + Math.floor(random() * 18);
+      const ink = random() * 80;
+      const paper = 200 + random() * 55;
+      const seedBits = Math.floor(random() * 1e9);
+      const margin = Math.floor(width * 0.08);
+      return {
+        width,
+        height,
+        rgb: (x, y) => {
+          const row = Math.floor(y / line);
+          const inLine = y % line;
+          if (x < margin || x > width - margin || inLine < line * 0.3 || inLine > line * 0.85) return grey(paper);
+          const glyph = Math.floor(x / (line * 0.6));
+          const h = hash(seedBits, row, glyph);
+          if (h % 7 === 0) return grey(paper); // a space between words
+          const gx = (x % (line * 0.6)) / (line * 0.6);
+          const gy = (inLine - line * 0.3) / (line * 0.55);
+          const stroke = (h >> 3) % 4 === 0 ? gx > 0.2 && gx < 0.4 : (h >> 5) % 3 === 0 ? gy > 0.4 && gy < 0.6 : Math.abs(gx - gy) < 0.18 || gx < 0.2;
+          return grey(stroke ? ink : paper);
+        },
+      };
+    }
+    case 'tiny': {
+      // A 2-24 px image: whatever it shows, it is too small to judge.
+      const w = 2 + Math.floor(random() * 23);
+      const h = 2 + Math.floor(random() * 23);
+      const cells = Array.from({ length: w * h }, () => random() * 255);
+      return { width: w, height: h, rgb: (x, y) => grey(cells[y * w + x]) };
+    }
+    case 'cxr_crop': {
+      // A strip or corner of a real chest X-ray that misses the lungs: neck and shoulders, the abdomen,
+      // the arm at one side, or a corner.
+      const bytes = readFileSync(chestXrays[Math.floor(random() * chestXrays.length)]);
+      const { pixels, size } = preprocessJpeg(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 256, { maxPixels: 1e8 });
+      const pick = Math.floor(random() * 4);
+      const f = 0.12 + random() * 0.1;
+      const [x0, y0, w, h] = [
+        [0, 0, size, Math.round(size * f)],
+        [0, Math.round(size * (1 - f)), size, Math.round(size * f)],
+        [random() < 0.5 ? 0 : Math.round(size * (1 - f)), 0, Math.round(size * f), size],
+        [random() < 0.5 ? 0 : Math.round(size * 0.75), random() < 0.5 ? 0 : Math.round(size * 0.75), Math.round(size * 0.25), Math.round(size * 0.25)],
+      ][pick];
+      return { width: w, height: h, rgb: (x, y) => grey(pixels[(y0 + y) * size + x0 + x]) };
+    }
+  }
+}
+
+function hash(seed: number, a: number, b: number): number {
+  let h = Math.imul(seed ^ Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b), 0xc2b2ae35) >>> 0;
+  h ^= h >>> 15;
+  return Math.imul(h, 0x27d4eb2f) >>> 0;
+}
+
+function encodeRgb(width: number, height: number, rgb: (x: number, y: number) => Rgb, quality: number): Uint8Array {
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [r, g, b] = rgb(x, y);
+      const i = (y * width + x) * 4;
+      data[i] = r;
+      data[i + 1] = g;
+      data[i + 2] = b;
+      data[i + 3] = 255;
+    }
+  }
+  return new Uint8Array(encode({ width, height, data }, quality).data);
+}

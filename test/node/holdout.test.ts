@@ -1,0 +1,58 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadDatasets } from '../../scripts/export/dataset';
+import { chooseHoldout, groupKey, parseGroupList, type SourceGroup } from '../../scripts/export/holdout';
+import { writeSourcedDataset, writeSyntheticDataset } from '../helpers/synthetic';
+
+const group = (source: string, className: string, size: number): SourceGroup => ({ key: groupKey(source, className), source, className, size });
+
+describe('source-held-out split', () => {
+  it('keeps each class’s largest source in training, tests on the next largest and validates on the one after', () => {
+    const choice = chooseHoldout([
+      group('big', 'COVID', 2000), group('mid', 'COVID', 900), group('small', 'COVID', 400), group('tiny', 'COVID', 6),
+      group('big', 'Normal', 5000), group('other', 'Normal', 300),
+      group('only', 'Tuberculosis', 1000),
+      group('adults', 'Bacterial Pneumonia|Viral Pneumonia', 350),
+    ]);
+    expect(choice.test).toEqual([groupKey('mid', 'COVID')]);
+    expect(choice.val).toEqual([groupKey('small', 'COVID')]);
+    // One source to spare: shared by unit between validation and test.
+    expect(choice.shared).toEqual([groupKey('other', 'Normal')]);
+    // A single source, and a partial label, are never held out.
+    expect(choice.reasons.Tuberculosis).toMatch(/no unseen source/);
+    expect([...choice.val, ...choice.test, ...choice.shared].some((k) => k.includes('|'))).toBe(false);
+  });
+
+  it('ignores sources below the minimum size', () => {
+    const choice = chooseHoldout([group('a', 'X', 100), group('b', 'X', 20), group('c', 'X', 25)], 30);
+    expect([...choice.val, ...choice.test, ...choice.shared]).toEqual([]);
+    expect(chooseHoldout([group('a', 'X', 100), group('b', 'X', 20), group('c', 'X', 25)], 10).test).toEqual([groupKey('c', 'X')]);
+  });
+
+  it('parses explicit group lists and rejects malformed ones', () => {
+    expect(parseGroupList('org/repo :: COVID; other::Normal')).toEqual([groupKey('org/repo', 'COVID'), groupKey('other', 'Normal')]);
+    expect(() => parseGroupList('no separator')).toThrow(/source :: class/);
+  });
+});
+
+describe('several data folders', () => {
+  it('takes the union of classes, keeps partial labels as label sets, and never lets unit names collide', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-folders-'));
+    const a = writeSyntheticDataset(join(dir, 'a'), ['COVID', 'Normal'], 2);
+    const b = writeSourcedDataset(join(dir, 'b'), ['Bacterial Pneumonia', 'COVID', 'Normal', 'Viral Pneumonia'], [
+      { className: 'Bacterial Pneumonia', source: 'h1', count: 2 },
+      { className: 'Viral Pneumonia', source: 'h1', count: 2 },
+      { className: 'Bacterial Pneumonia|Viral Pneumonia', source: 'h2', count: 2 },
+    ]);
+    const data = loadDatasets([{ root: a.root, manifest: a.manifest }, { root: b.root, manifest: b.manifest }]);
+    expect(data.classes).toEqual(['Bacterial Pneumonia', 'COVID', 'Normal', 'Viral Pneumonia']);
+    expect(data.labelSets.slice(-2)).toEqual([[0, 3], [0, 3]]);
+    expect(data.sources.slice(0, 1)).toEqual(['a']);
+    expect(data.sources.slice(-1)).toEqual(['h2']);
+    expect(new Set(data.groups).size).toBe(new Set(data.groups.map((g, i) => `${data.folder[i]}|${g}`)).size);
+    expect(data.groups.every((g) => /^[01]:/.test(g))).toBe(true);
+    expect(data.files.every((f) => f.startsWith(dir))).toBe(true);
+  });
+});

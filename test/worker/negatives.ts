@@ -1,0 +1,49 @@
+/**
+ * Generated images that are plainly not chest X-rays, for the gate tests (built in Node by global-setup;
+ * nothing here is committed as an image). Each is a 3-component baseline JPEG from jpeg-js.
+ */
+import { encode } from 'jpeg-js';
+import { makeRgba } from '../helpers/synthetic';
+
+/** A small deterministic generator (the tests must send the same bytes on every run). */
+function lcg(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function jpeg(width: number, height: number, grey: (x: number, y: number) => number, rgb?: (x: number, y: number) => [number, number, number]): Uint8Array {
+  return new Uint8Array(encode({ width, height, data: makeRgba(width, height, grey, rgb) }, 90).data);
+}
+
+/** A page of "text": lines of dark word-strokes of random length on white, with margins. */
+function documentPage(x: number, y: number, random: () => number, words: Map<number, [number, number][]>): number {
+  const line = Math.floor((y - 60) / 28);
+  if (y < 60 || y > 740 || (y - 60) % 28 > 10) return 250;
+  if (!words.has(line)) {
+    const spans: [number, number][] = [];
+    for (let at = 50; at < 550; ) {
+      const length = 20 + Math.floor(random() * 70);
+      spans.push([at, Math.min(550, at + length)]);
+      at += length + 10 + Math.floor(random() * 8);
+    }
+    words.set(line, spans);
+  }
+  return words.get(line)!.some(([a, b]) => x >= a && x < b) ? 25 : 250;
+}
+
+/** Name -> JPEG bytes of every generated negative. */
+export function generatedNegatives(): Record<string, Uint8Array> {
+  const noise = lcg(11);
+  const page = lcg(5);
+  const words = new Map<number, [number, number][]>();
+  return {
+    'all-black': jpeg(512, 512, () => 0),
+    'flat-grey': jpeg(512, 512, () => 128),
+    'colour-gradient': jpeg(640, 480, () => 0, (x, y) => [Math.round((255 * x) / 639), Math.round((255 * y) / 479), Math.round(255 - (255 * x) / 639)]),
+    noise: jpeg(512, 512, () => Math.floor(noise() * 256)),
+    document: jpeg(600, 800, (x, y) => documentPage(x, y, page, words)),
+  };
+}
