@@ -9,6 +9,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
 import { requireApiKey } from './auth/require-api-key';
 import type { AppEnv } from './env';
 import { accessLog } from './http/access-log';
@@ -33,6 +34,8 @@ function allowedOrigins(source = ''): string[] {
 
 app.use(requestId());
 app.use(accessLog);
+// nosniff, Referrer-Policy, frame and opener isolation on every response, problems included; the page adds its CSP.
+app.use(secureHeaders());
 app.use(
   '/v1/*',
   cors({

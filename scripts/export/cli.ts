@@ -271,7 +271,8 @@ async function main(): Promise<number> {
     quantize: values.quantize,
     resume: values.resume,
     model_name: values['model-name'] ?? `cxr5-${values.arch}`,
-    model_version: values['model-version'] ?? `${new Date().toISOString().slice(0, 10)}-s${seed}`,
+    // A --final model differs from its recipe run of the same day and seed: its version says so.
+    model_version: values['model-version'] ?? `${new Date().toISOString().slice(0, 10)}-s${seed}${values.final ? '-final' : ''}`,
     intended_use: INTENDED_USE,
     limitations: LIMITATIONS,
     training_summary: {

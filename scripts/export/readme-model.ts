@@ -31,7 +31,8 @@ const recipe = t.recipe_evaluation;
 const classes: string[] = card.classes;
 const seen: SplitFigures = m;
 const unseen: SplitFigures | undefined = t.holdout?.final ? recipe?.unseen_test : m.unseen_test;
-const unseenVal: SplitFigures | undefined = m.unseen_val;
+// After --final some validation groups share a source with training (model.card.md says which): the recipe run's are unseen.
+const unseenVal: SplitFigures | undefined = t.holdout?.final ? recipe?.unseen_val : m.unseen_val;
 const gate = m.gate ?? recipe?.gate;
 const pct = (v: number | undefined | null) => (v == null ? '–' : `${(100 * v).toFixed(1)} %`);
 const num = (v: number | undefined | null, d = 3) => (v == null ? '–' : v.toFixed(d));
@@ -39,7 +40,7 @@ const meets = (ok: boolean) => (ok ? 'met' : '**missed**');
 const lowest = (f: SplitFigures) => Math.min(...classes.filter((c) => f.per_class[c]?.support).map((c) => f.per_class[c].sensitivity));
 const loko = Object.entries((gate?.leave_one_kind_out ?? {}) as Record<string, { refused: number }>);
 const lokoMin = loko.length ? Math.min(...loko.map(([, v]) => v.refused)) : undefined;
-const unseenLabel = t.holdout?.final ? `unseen sources, test (recipe run \`${recipe?.model_version}\`)` : 'unseen sources, test';
+const fromRecipe = t.holdout?.final ? ` (recipe run \`${recipe?.model_version}\`)` : '';
 
 const lines: string[] = [
   `Shipped: **${card.name}** version \`${card.version}\` (${(card.size_bytes / 1e6).toFixed(1)} MB, sha256 \`${card.sha256.slice(0, 16)}…\`),`,
@@ -53,8 +54,10 @@ const lines: string[] = [
 ];
 if (t.holdout?.final && recipe) {
   lines.push(
-    'It was trained with the unseen-source **test** groups added (`--final`); the unseen-source test figures below',
+    'It was trained with the unseen-source **test** groups added (`--final`); the unseen-source figures below',
     'are those of the same recipe run with them held out (`' + recipe.command + '`).',
+    'Its temperature, thresholds and prediction sets were calibrated on the held-out validation groups, some of which',
+    'share a source with the joined groups (model.card.md names them).',
     '',
   );
 }
@@ -89,7 +92,7 @@ if (seen.prediction_set) {
     lines.push(`| 95 % sets: coverage ≥ 94 %, unseen sources | ${pct(unseen.prediction_set.coverage)} | ${meets(unseen.prediction_set.coverage >= 0.94)} |`);
   }
 }
-const columns: [string, SplitFigures | undefined][] = [['test split (seen sources)', seen], ['unseen sources, validation', unseenVal], [unseenLabel, unseen]];
+const columns: [string, SplitFigures | undefined][] = [['test split (seen sources)', seen], [`unseen sources, validation${fromRecipe}`, unseenVal], [`unseen sources, test${fromRecipe}`, unseen]];
 const shown = columns.filter((c): c is [string, SplitFigures] => !!c[1]);
 lines.push(
   '',

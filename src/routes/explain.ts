@@ -27,7 +27,9 @@ export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) 
     validate: ({ classifier, gradCam }) => {
       if (!gradCam) throw problem('explanation_unavailable', 'This model was exported without the head description Grad-CAM needs.');
       if (requested !== undefined && !classifier.info.classes.includes(requested)) {
-        throw problem('invalid_parameter', `Unknown class "${requested}"; use one of: ${classifier.info.classes.join(', ')}.`);
+        // Echoed so the caller sees what arrived, but never at any length.
+        const shown = requested.length > 64 ? `${requested.slice(0, 64)}…` : requested;
+        throw problem('invalid_parameter', `Unknown class ${JSON.stringify(shown)}; use one of: ${classifier.info.classes.join(', ')}.`);
       }
     },
   });

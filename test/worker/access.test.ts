@@ -79,8 +79,6 @@ describe('API keys', () => {
     // A record stored under one key's hash but carrying another hash must not authenticate.
     const { key, record } = await createKey('tampered');
     await env.API_KEYS.put(`key:${record.sha256}`, JSON.stringify({ ...record, sha256: '0'.repeat(64) }));
-    const stored = await env.API_KEYS.get(`key:${record.sha256}`, 'json');
-    expect(stored).toMatchObject({ sha256: '0'.repeat(64) });
     await expectProblem(await SELF.fetch(`${BASE}/v1/model`, { headers: { authorization: `Bearer ${key}` } }), 401, 'unauthorized');
   });
 
@@ -90,9 +88,9 @@ describe('API keys', () => {
     expect(res.status).toBe(200);
     const usage = await fetchWith({ AUTH: 'off' }, new Request(`${BASE}/v1/usage`));
     expect(await usage.json()).toMatchObject({ key: null, metered: false });
-    // The warning is printed once per isolate; this test may not be the first request with AUTH off.
+    // Printed once per isolate (module instance), and this file's only AUTH=off requests are these two: exactly once.
     const lines = warn.mock.calls.map((call) => String(call[0]));
-    if (lines.length) expect(lines.join('\n')).toMatch(/AUTH is off/);
+    expect(lines.filter((line) => /AUTH is off/.test(line))).toHaveLength(1);
   });
 });
 
@@ -124,31 +122,24 @@ describe('CORS', () => {
 describe('rate limit and quota', () => {
   it('answers 429 rate_limited with Retry-After once a key passes its per-minute limit, and other keys are unaffected', async () => {
     // The shipped limiter allows 600 a minute; the same Worker with a limiter of 20 a minute (vitest.config.ts)
-    // shows the behaviour in 25 requests. The binding is the same kind, so the code path is the same.
+    // shows the behaviour in 21 requests. The binding is the same kind, so the code path is the same.
     const limitedEnv = { RATE_LIMITER: env.SMALL_RATE_LIMITER };
     const get = (key: string, path: string) => fetchWith(limitedEnv, new Request(`${BASE}${path}`, { headers: { authorization: `Bearer ${key}` } }));
-    const { key } = await createKey('busy');
-    // The limiter counts per fixed minute: start early in one, so the whole run falls inside it and the count is exact.
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 45_000) await new Promise((resolve) => setTimeout(resolve, 60_000 - intoMinute + 200));
-    const startMinute = Math.floor(Date.now() / 60_000);
-    let passed = 0;
-    let limited: Response | null = null;
-    for (let i = 0; i < 45 && !limited; i++) {
-      // The cheapest authenticated request: the limit is checked before routing, so an unknown /v1 path counts.
-      const res = await get(key, '/v1/nothing');
-      if (res.status === 404) passed++;
-      else if (res.status === 429) limited = res;
-      else throw new Error(`unexpected status ${res.status}`);
+    // The limiter counts per fixed minute. A run that crosses a minute boundary (a second or so of requests, so
+    // rarely) proves nothing exact: it is repeated with a fresh key rather than judged more loosely.
+    for (let attempt = 1; ; attempt++) {
+      const { key } = await createKey(`busy ${attempt}`);
+      const startMinute = Math.floor(Date.now() / 60_000);
+      const statuses: number[] = [];
+      for (let i = 0; i < 21; i++) statuses.push((await get(key, '/v1/nothing')).status);
+      const limited = await get(key, '/v1/model');
+      if (Math.floor(Date.now() / 60_000) !== startMinute && attempt < 3) continue;
+      // The cheapest authenticated request (an unknown /v1 path: the limit is checked before routing) passes 20 times.
+      expect(statuses).toEqual([...Array(20).fill(404), 429]);
+      expect(limited.headers.get('retry-after')).toBe(env.RATE_LIMIT_PERIOD_SECONDS);
+      await expectProblem(limited, 429, 'rate_limited');
+      break;
     }
-    expect(limited).not.toBeNull();
-    // Exactly the limit when the run stayed inside one minute (as it normally does), at most two minutes' worth otherwise.
-    if (Math.floor(Date.now() / 60_000) === startMinute) expect(passed).toBe(20);
-    else expect(passed).toBeLessThanOrEqual(40);
-    expect(limited!.headers.get('retry-after')).toBe(env.RATE_LIMIT_PERIOD_SECONDS);
-    await expectProblem(limited!, 429, 'rate_limited');
-    // Still limited on the next request, on any route; another key is not.
-    await expectProblem(await get(key, '/v1/model'), 429, 'rate_limited');
     const { key: other } = await createKey('quiet');
     expect((await get(other, '/v1/model')).status).toBe(200);
   });

@@ -82,6 +82,16 @@ def side_by_side(columns: dict[str, dict], classes: list[str]) -> list[str]:
     return lines
 
 
+def sources_rejoined(holdout: dict) -> list[str]:
+    """After --final, the validation groups whose source also has images in training: the joined test groups,
+    and groups split by unit between validation and test. Their figures no longer describe an unseen source."""
+    if not holdout.get("final"):
+        return []
+    source = lambda group: group.split(" :: ")[0]  # noqa: E731
+    joined = {source(g) for g in (holdout.get("test") or []) + (holdout.get("shared_by_unit") or [])}
+    return [g for g in (holdout.get("val") or []) + (holdout.get("shared_by_unit") or []) if source(g) in joined]
+
+
 def markdown(card: dict) -> str:
     m = card["metrics"]
     t = card["training"]
@@ -98,19 +108,22 @@ def markdown(card: dict) -> str:
         + ("; gate: a linear layer on max- and average-pooled features; distance: Mahalanobis on average-pooled features" if a else ""),
         f"- Input: `image` float32 [N, 1, {card['input_size']}, {card['input_size']}], luminance 0..255, "
         f"preprocessing `{card['preprocessing']}` (the Worker's TypeScript code)",
-        f"- Calibration: temperature scaling, T = {card['temperature']:.4f} (fitted on the validation images of seen and unseen sources)",
+        f"- Calibration: temperature scaling, T = {card['temperature']:.4f} (fitted on the validation images of seen and held-out sources)",
         f"- Command: `{t.get('command', '')}`",
         "",
     ]
     holdout = t.get("holdout") or {}
     recipe = t.get("recipe_evaluation")
+    rejoined = sources_rejoined(holdout)
     columns = {"test split (seen sources)": m}
     if "unseen_val" in m:
-        columns["unseen sources, validation"] = m["unseen_val"]
+        columns["validation groups (sources partly in training)" if rejoined else "unseen sources, validation"] = m["unseen_val"]
     if "unseen_test" in m:
         columns["unseen sources, test"] = m["unseen_test"]
-    if recipe and recipe.get("unseen_test"):
-        columns[f"unseen sources, test (recipe run {recipe.get('model_version')})"] = recipe["unseen_test"]
+    if recipe:
+        for side, name in (("unseen_val", "validation"), ("unseen_test", "test")):
+            if recipe.get(side):
+                columns[f"unseen sources, {name} (recipe run {recipe.get('model_version')})"] = recipe[side]
     lines += ["## Seen and unseen sources", "",
               "Seen sources: the unit-disjoint test split (patients and near-duplicates never shared with training). "
               "Unseen sources: whole (source, class) groups that never entered training; validation ones chose the epoch and "
@@ -119,6 +132,11 @@ def markdown(card: dict) -> str:
         lines += ["This is the model to ship: the unseen-source **test** groups joined its training (`--final`), so its own "
                   "unseen-source test column would not be honest and is not shown; the recipe run's column is the measurement "
                   "of the recipe on sources it never saw.", ""]
+    if rejoined:
+        lines += ["Once the test groups joined training, these validation groups share a source with training images: "
+                  + ", ".join(f"`{g}`" for g in rejoined) + ". The validation column of this model is therefore not an "
+                  "unseen-source figure (the recipe run's columns are), and its temperature, thresholds and prediction sets "
+                  "were calibrated on images partly from sources it was trained on.", ""]
     lines += side_by_side(columns, classes)
     lines += ["", "Held-out groups:", ""]
     for name, reason in (holdout.get("reasons") or {}).items():
@@ -213,3 +231,15 @@ def write_all(job: dict, classes: list[str], temperature: float, metrics: dict, 
     with open(files["card_md"], "w") as fh:
         fh.write(markdown(card) + "\n")
     print("wrote " + ", ".join(files.values()), flush=True)
+
+
+if __name__ == "__main__":
+    # Re-renders a card's Markdown from its JSON (after a change to this template): python report.py model.card.json
+    import sys
+
+    path = sys.argv[1]
+    with open(path) as fh:
+        card = json.load(fh)
+    with open(path[: -len(".json")] + ".md", "w") as fh:
+        fh.write(markdown(card) + "\n")
+    print(f"wrote {path[: -len('.json')]}.md", flush=True)
