@@ -26,7 +26,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { createLocalKey, startDevServer } from '../lib/local-browser';
 import { buildBundle, startBundle } from '../lib/production-worker';
 import { ownedSections } from '../lib/report-sections';
@@ -46,7 +46,7 @@ const LARGE = process.env.LARGE_DIR ?? join(ROOT, '../shared/data/large');
 const largeFiles = readdirSync(LARGE).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => join(LARGE, f));
 if (largeFiles.length === 0) throw new Error(`npm run bench needs the full-size films of ../shared/data/large (or LARGE_DIR): none in ${LARGE}`);
 const sets: { name: string; files: string[]; explain?: boolean; headline?: boolean }[] = [];
-const reencode = (files: string[], tag: string, encode: (s: sharp.Sharp) => sharp.Sharp) =>
+const reencode = (files: string[], tag: string, encode: (s: Sharp) => Sharp) =>
   Promise.all(files.map(async (file, i) => {
     const out = join(dir, `${tag}-${i}.jpg`);
     await encode(sharp(file)).toFile(out);
@@ -67,7 +67,7 @@ if (real) {
   sets.push({ name: `real X-rays from cxr5 (${files.length}, 128–320 px)`, files, explain: true });
 }
 // One film in the other flavours users send: 12 MP 3-component baseline and progressive, grayscale progressive.
-const flavours: [string, (x: sharp.Sharp) => sharp.Sharp][] = [
+const flavours: [string, (x: Sharp) => Sharp][] = [
   ['3000x4000 rgb 4:2:0 q75', (x) => x.resize(3000, 4000, { fit: 'fill' }).toColourspace('srgb').jpeg({ quality: 75, chromaSubsampling: '4:2:0' })],
   ['3000x4000 rgb 4:4:4 progressive q90', (x) => x.resize(3000, 4000, { fit: 'fill' }).toColourspace('srgb').jpeg({ quality: 90, chromaSubsampling: '4:4:4', progressive: true })],
   ['2048x2048 gray progressive q90', (x) => x.resize(2048, 2048, { fit: 'fill' }).grayscale().jpeg({ quality: 90, progressive: true })],
@@ -216,7 +216,7 @@ ${coldDev.toFixed(0)} ms under \`wrangler dev\` (target ≤ 500).
 ${rows.join('\n')}
 
 Targets on the two real-film rows: decode + preprocess ≤ 1.5× sharp's decode + resize as stored, ≤ 2× at q90; end to end ≤ 2.5× native
-for the deployable bundle, ≤ 3× under `wrangler dev`.
+for the deployable bundle, ≤ 3× under \`wrangler dev\`.
 
 | images | classify | explain (JSON) median / p95 | explain ÷ classify | explain (PNG overlay) median / p95 |
 | --- | ---: | ---: | ---: | ---: |
