@@ -12,6 +12,8 @@ export const PROBLEMS = {
   unsupported_image: { status: 422, title: 'Unsupported image' },
   not_a_chest_xray: { status: 422, title: 'Not a chest X-ray' },
   payload_too_large: { status: 413, title: 'Payload too large' },
+  // nginx's 499: the client closed the connection mid-upload. Nobody reads the answer; the log and billing do.
+  client_closed_request: { status: 499 as number as ContentfulStatusCode, title: 'Client closed request' },
   image_too_large: { status: 413, title: 'Image too large' },
   invalid_parameter: { status: 400, title: 'Invalid parameter' },
   unauthorized: { status: 401, title: 'Unauthorized' },

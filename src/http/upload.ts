@@ -8,7 +8,7 @@ import { problem } from './problem';
 const JPEG_TYPES = new Set(['image/jpeg', 'image/jpg', 'image/pjpeg']);
 export const MULTIPART_FIELD = 'image';
 
-/** Reads the uploaded JPEG, or throws a problem (415, 400 empty_body, 413 payload_too_large). */
+/** Reads the uploaded JPEG, or throws a problem (415, 400 empty_body, 413 payload_too_large, 499 client_closed_request). */
 export async function readJpegUpload(request: Request, maxBytes: number): Promise<Uint8Array> {
   const contentType = request.headers.get('content-type') ?? '';
   const mediaType = contentType.split(';')[0].trim().toLowerCase();
@@ -50,7 +50,14 @@ async function readBody(request: Request, maxBytes: number): Promise<Uint8Array>
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // Only the client side can break a request body mid-stream ("Network connection lost"): not our failure.
+      throw problem('client_closed_request', 'The connection was closed before the upload was complete.');
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {

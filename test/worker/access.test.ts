@@ -204,6 +204,28 @@ describe('request ids, logs and errors', () => {
     expect(replaced.headers.get('x-request-id')).not.toContain(' ');
   });
 
+  it('logs an upload the client broke off as 499 client_closed_request, not a 500, and bills nothing', async () => {
+    const { key } = await createKey('aborts');
+    const logs: string[] = [];
+    for (const level of ['log', 'warn', 'error'] as const) vi.spyOn(console, level).mockImplementation((line: unknown) => void logs.push(String(line)));
+    const head = jpeg().subarray(0, 4096);
+    // A body that delivers its first bytes and then fails, as workerd's does when the connection is lost.
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(head);
+      },
+      pull(controller) {
+        controller.error(new Error('Network connection lost.'));
+      },
+    });
+    const res = await fetchWith({}, new Request(`${BASE}/v1/classify`, { method: 'POST', body, headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${key}` }, duplex: 'half' } as RequestInit));
+    await expectProblem(res, 499, 'client_closed_request');
+    const line = logs.map((l) => JSON.parse(l)).find((l) => l.route === '/v1/classify');
+    expect(line).toMatchObject({ level: 'info', status: 499, keyId: expect.any(String) });
+    expect(logs.join('\n')).not.toMatch(/internal_error|"level":"error"/);
+    expect((await usageOf(key)).used).toBe(0);
+  });
+
   it('logs one JSON line per request with id, key id, route, status, duration and model version', async () => {
     const { key, record } = await createKey('logged');
     const log = vi.spyOn(console, 'log');
