@@ -15,6 +15,7 @@ import { ensurePythonEnv } from '../../scripts/export/python-env';
 import { seededRandom } from '../../scripts/export/split';
 import { FIXTURE_DIR, buildFixtures, realXrays } from '../helpers/fixtures';
 import { fuzzCase } from '../helpers/fuzz';
+import { baselineEntropyBomb, progressiveEntropyBomb, tableFlood } from '../helpers/bombs';
 import { DJPEG, djpegLuma, jpegJsLuma, psnr } from '../helpers/jpeg-oracle';
 
 const SIZES = ['1024x1024:gray:q75', '2048x2048:rgb420:q95', '2048x2048:gray:progressive', '3000x4000:gray:q85', '1200x900:rgb444:progressive:q80', '1001x777:rgb420'];
@@ -112,6 +113,31 @@ describe('progressive scan limit', () => {
     parts.reduce((offset, p) => (bomb.set(p, offset), offset + p.length), 0);
     expect(() => preprocessJpeg(bomb, 256, { maxPixels: 1e8 })).toThrow(/more than 64 scans/);
     expect(() => preprocessJpeg(good, 256, { maxPixels: 1e8 })).not.toThrow();
+  });
+});
+
+describe('entropy bombs (test/helpers/bombs.ts)', () => {
+  // Before the padding limit each of these decoded to a 200: the first, 48.6 KB, in 17.6 s of CPU on this VM.
+  it.each([
+    ['progressive 2040x12000 with 63 AC scans and no data', progressiveEntropyBomb(2040, 12000, 63)],
+    ['progressive 1024x1600 with 63 AC scans and no data', progressiveEntropyBomb(1024, 1600, 63)],
+    ['baseline 2040x24500 with two zero bits a block', baselineEntropyBomb(2040, 24500, Math.ceil((255 * 3063 * 2) / 8))],
+  ])('refuses a %s as invalid: it decodes zero bits past the end of its data', (_, bomb) => {
+    expect(() => preprocessJpeg(bomb, 256, { maxPixels: 50_000_000 })).toThrow(
+      new ImageError('invalid', 'Corrupt JPEG: the image data ends before the image does (truncated, or scans without data).'),
+    );
+  });
+});
+
+describe('table floods', () => {
+  it('refuses more than 256 quantisation and Huffman tables before building them all, and accepts a file with 250', () => {
+    const good = buildFixtures()['gray-baseline'];
+    expect(() => preprocessJpeg(tableFlood(good, 300), 256, { maxPixels: 1e8 })).toThrow(
+      new ImageError('unsupported', 'JPEGs with more than 256 quantisation and Huffman tables are not supported.'),
+    );
+    // The extra tables are unused (table 1 of class AC): the image decodes exactly as without them.
+    const expected = preprocessJpeg(good, 256, { maxPixels: 1e8 }).pixels;
+    expect(Buffer.from(preprocessJpeg(tableFlood(good, 250), 256, { maxPixels: 1e8 }).pixels).equals(Buffer.from(expected))).toBe(true);
   });
 });
 

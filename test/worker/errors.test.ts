@@ -1,5 +1,6 @@
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { baselineEntropyBomb, progressiveEntropyBomb, tableFlood } from '../helpers/bombs';
 import { BASE, api, classify, fixture, xray, type ProblemBody } from './helpers';
 
 async function expectProblem(res: Response, status: number, code: string): Promise<ProblemBody> {
@@ -50,6 +51,15 @@ describe('errors are application/problem+json with a stable code', () => {
   it('413 image_too_large for a decompression bomb, from the header alone', async () => {
     const body = await expectProblem(await classify(fixture('bomb')), 413, 'image_too_large');
     expect(body.detail).toMatch(/60000x60000/);
+  });
+
+  it('400 invalid_image for entropy bombs and 422 unsupported_image for a table flood, none of them billed', async () => {
+    const before = ((await (await api('/v1/usage')).json()) as { used: number }).used;
+    await expectProblem(await classify(progressiveEntropyBomb(2040, 12000, 63)), 400, 'invalid_image');
+    await expectProblem(await classify(baselineEntropyBomb(2040, 24500, Math.ceil((255 * 3063 * 2) / 8))), 400, 'invalid_image');
+    const flood = await expectProblem(await classify(tableFlood(xray('gray-baseline'), 300)), 422, 'unsupported_image');
+    expect(flood.detail).toMatch(/more than 256 quantisation and Huffman tables/);
+    expect(((await (await api('/v1/usage')).json()) as { used: number }).used).toBe(before);
   });
 
   it('413 image_too_large for a progressive JPEG whose coefficients would not fit the decode memory budget', async () => {

@@ -60,6 +60,22 @@ interface Frame {
 // Encoders write about 10 scans (libjpeg's default script) and rarely more than 20; every scan walks every block,
 // so a file with hundreds of tiny scans is a CPU bomb.
 const MAX_SCANS = 64;
+// A file defines a handful of tables (progressive ones may redefine AC tables per scan); thousands of them in
+// front of an image (16 MB of DHT segments) cost seconds of table building before the first pixel.
+const MAX_TABLES = 256;
+
+/**
+ * Counts the SOS markers from `from` (just after the first scan's header) to the end, before any decoding:
+ * entropy-coded data never holds 0xFF 0xDA (an 0xFF there is stuffed with 0x00), so each one is a scan.
+ */
+function checkScanCount(bytes: Uint8Array, from: number): void {
+  let scans = 1;
+  for (let i = bytes.indexOf(0xff, from); i !== -1 && i + 1 < bytes.length; i = bytes.indexOf(0xff, i + 1)) {
+    if (bytes[i + 1] === 0xda && ++scans > MAX_SCANS) {
+      throw new ImageError('unsupported', `JPEGs with more than ${MAX_SCANS} scans are not supported.`);
+    }
+  }
+}
 
 /**
  * Decodes `bytes` to luminance at the largest reduction (1/8 at most) that keeps both sides at
@@ -78,6 +94,10 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
   let jfif = false;
   let scale = 1;
   let scans = 0;
+  let tables = 0;
+  const countTable = () => {
+    if (++tables > MAX_TABLES) throw new ImageError('unsupported', `JPEGs with more than ${MAX_TABLES} quantisation and Huffman tables are not supported.`);
+  };
   let pos = 2;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
@@ -111,6 +131,7 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
           const precision = data[i] >> 4;
           const id = data[i] & 15;
           if (id > 3) throw new ImageError('invalid', 'Corrupt JPEG: bad quantisation table.');
+          countTable();
           const table = new Float32Array(64);
           for (let k = 0; k < 64; k++) table[ZIGZAG[k]] = precision ? (data[i + 1 + 2 * k] << 8) | data[i + 2 + 2 * k] : data[i + 1 + k];
           quant[id] = table;
@@ -124,6 +145,7 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
           const counts = data.subarray(i + 1, i + 17);
           const total = counts.reduce((a, b) => a + b, 0);
           if (id > 3 || counts.length < 16 || i + 17 + total > data.length) throw new ImageError('invalid', 'Corrupt JPEG: bad Huffman table.');
+          countTable();
           (cls === 0 ? dcTables : acTables)[id] = buildHuffmanTable(counts, data.subarray(i + 17, i + 17 + total), cls !== 0);
           i += 17 + total;
         }
@@ -150,7 +172,7 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
       }
       case 0xda: {
         if (!frame) throw new ImageError('invalid', 'Corrupt JPEG: scan before frame.');
-        if (++scans > MAX_SCANS) throw new ImageError('unsupported', `JPEGs with more than ${MAX_SCANS} scans are not supported.`);
+        if (scans++ === 0) checkScanCount(bytes, pos);
         pos = decodeScan(bytes, pos, data, frame, dcTables, acTables, quant, restartInterval, scale);
         break;
       }
@@ -260,6 +282,9 @@ function transformAll(c: Component, quant: Float32Array[], scale: number): void 
   c.coefficients = null;
 }
 
+/** Zero bits a scan may decode past the end of its data (128 bytes' worth) before it is refused as corrupt. */
+const MAX_PADDING_BITS = 1024;
+
 /** Decodes one scan starting at `pos` (just after the SOS header); returns the position after it. */
 function decodeScan(
   bytes: Uint8Array, pos: number, header: Uint8Array, frame: Frame,
@@ -348,6 +373,12 @@ function decodeScan(
         }
       }
       if (!dataEndChecked) checkDataEnd();
+      // Entropy decoding costs at most a few coefficients per bit of real data: a scan that goes on decoding
+      // zero bits past its end (a truncated file, or a bomb of data-less scans) is refused, before it costs
+      // a full image's CPU. A valid scan consumes no padding; a little is tolerated for slightly cut files.
+      if (reader.padded !== 0 && reader.paddingConsumed() > MAX_PADDING_BITS) {
+        throw new ImageError('invalid', 'Corrupt JPEG: the image data ends before the image does (truncated, or scans without data).');
+      }
     }
     if (mcu < totalMcus) {
       reader.restart();

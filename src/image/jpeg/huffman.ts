@@ -72,6 +72,10 @@ export function buildHuffmanTable(counts: Uint8Array, symbols: Uint8Array, ac: b
 export class BitReader {
   private bits = 0;
   private count = 0;
+  /** Zero bits fed since the last reset because the data had ended (at a marker or the end of the file). */
+  padded = 0;
+  /** Of those, the ones consumed before earlier resets. */
+  private paddingUsed = 0;
   /** Marker code hit in the data (0 when none yet). */
   marker = 0;
 
@@ -94,12 +98,23 @@ export class BitReader {
           } else {
             this.marker = next;
             byte = 0;
+            this.padded += 8;
           }
         } else this.pos++;
-      }
+      } else this.padded += 8;
       this.bits = (this.bits << 8) | byte;
       this.count += 8;
     }
+  }
+
+  /**
+   * Zero bits consumed past the end of the data. A valid scan consumes none (the encoder pads its last byte
+   * with ones; only look-ahead reads past it); a truncated file needs some; an entropy bomb (scans with no
+   * data whose tables turn zero bits into coefficients) needs them for every block.
+   */
+  paddingConsumed(): number {
+    // Padding comes after every real bit, so the `count` unconsumed bits are padding first.
+    return this.paddingUsed + Math.max(0, this.padded - this.count);
   }
 
   readBit(): number {
@@ -154,6 +169,8 @@ export class BitReader {
 
   /** Discards buffered bits (at a restart interval or the end of a scan). */
   reset(): void {
+    this.paddingUsed = this.paddingConsumed();
+    this.padded = 0;
     this.bits = 0;
     this.count = 0;
   }
