@@ -3,6 +3,7 @@
  * Worker served by `wrangler dev` on loopback.
  */
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -10,12 +11,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH, createLocalKey, launchChromium, startDevServer } from '../../scripts/lib/local-browser';
 import { realXrays } from '../helpers/fixtures';
 import { generatedNegatives } from '../worker/negatives';
+import { IN_CI } from '../helpers/ci';
 
-const PORT = 8800 + Math.floor(Math.random() * 100);
-const BASE = `http://127.0.0.1:${PORT}`;
+// A port the system says is free (a random one could collide with another server on the machine).
+let BASE = '';
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
-if (process.env.CI && !existsSync(CHROMIUM_PATH)) throw new Error(`CI needs Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`);
+if (IN_CI && !existsSync(CHROMIUM_PATH)) throw new Error(`CI needs Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`);
 const real = realXrays(1);
+if (IN_CI && real === null) throw new Error('CI must have ../shared/data/cxr5 (or CXR5_DIR) for the page tests');
 
 // Skipped only where Chromium or ../shared is missing; CI has both (see above and test/worker/global-setup.ts).
 describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headless Chromium', () => {
@@ -35,7 +45,9 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
     writeFileSync(documentJpeg, generatedNegatives().document);
     key = createLocalKey(join(dir, 'state'), 'browser test').key;
     auth = { authorization: `Bearer ${key}` };
-    stopServer = await startDevServer(PORT, ['--persist-to', join(dir, 'state')]);
+    const port = await freePort();
+    BASE = `http://127.0.0.1:${port}`;
+    stopServer = await startDevServer(port, ['--persist-to', join(dir, 'state')]);
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(`${BASE}/`);

@@ -17,6 +17,7 @@ import { FIXTURE_DIR, buildFixtures, realXrays } from '../helpers/fixtures';
 import { fuzzCase } from '../helpers/fuzz';
 import { baselineEntropyBomb, progressiveEntropyBomb, tableFlood } from '../helpers/bombs';
 import { DJPEG, djpegLuma, jpegJsLuma, psnr } from '../helpers/jpeg-oracle';
+import { IN_CI } from '../helpers/ci';
 
 const SIZES = ['1024x1024:gray:q75', '2048x2048:rgb420:q95', '2048x2048:gray:progressive', '3000x4000:gray:q85', '1200x900:rgb444:progressive:q80', '1001x777:rgb420'];
 
@@ -60,7 +61,7 @@ describe('decoder against jpeg-js (full resolution)', () => {
 });
 
 // Skipped only without djpeg (Debian's libjpeg-turbo-progs); .ci/run installs it and CI refuses to go without.
-if (process.env.CI && !existsSync(DJPEG)) throw new Error(`CI needs djpeg at ${DJPEG} (apt-get install libjpeg-turbo-progs)`);
+if (IN_CI && !existsSync(DJPEG)) throw new Error(`CI needs djpeg at ${DJPEG} (apt-get install libjpeg-turbo-progs)`);
 
 describe.skipIf(!existsSync(DJPEG))('decoder against libjpeg-turbo djpeg at the same scale: PSNR >= 40 dB', () => {
   const threeComponent = files.filter((f) => !/cmyk|ycck/.test(f.name)); // djpeg -grayscale cannot convert CMYK

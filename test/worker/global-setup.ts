@@ -16,6 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatedNegatives } from './negatives';
 import { xrayVariants } from './xray-variants';
+import { IN_CI } from '../helpers/ci';
 
 export interface RealXray {
   file: string;
@@ -61,7 +62,7 @@ export default async function setup(project: TestProject): Promise<void> {
 
   const real = realXrays(12);
   if (!real) {
-    if (process.env.CI) throw new Error('CI must have ../shared/data/cxr5 (or CXR5_DIR) for the real X-ray tests');
+    if (IN_CI) throw new Error('CI must have ../shared/data/cxr5 (or CXR5_DIR) for the real X-ray tests');
     console.warn('real X-ray tests will be skipped: ../shared/data/cxr5 not found (set CXR5_DIR)');
     project.provide('realXrays', null);
     project.provide('xrayFixtures', null);
@@ -124,7 +125,7 @@ function loadFuzzRegressions(fixtures: Record<string, Uint8Array>): { name: stri
     if (file.endsWith('.json')) {
       const bytes = replayRecipe(JSON.parse(readFileSync(join(dir, file), 'utf8')) as FuzzRecipe, lookup);
       if (bytes) out.push({ name: file, jpeg: base64(bytes) });
-      else if (process.env.CI) throw new Error(`fuzz regression ${file} names a source that is not here`);
+      else if (IN_CI) throw new Error(`fuzz regression ${file} names a source that is not here`);
     }
   }
   return out;
@@ -135,7 +136,7 @@ function loadNotChestXrays(): { file: string; kind: string; jpeg: string }[] | n
   const root = process.env.NOT_CXR_DIR ?? new URL('../../../shared/data/not-cxr/', import.meta.url).pathname;
   const manifest = join(root, 'MANIFEST.csv');
   if (!existsSync(manifest)) {
-    if (process.env.CI) throw new Error('CI must have ../shared/data/not-cxr (or NOT_CXR_DIR) for the gate tests');
+    if (IN_CI) throw new Error('CI must have ../shared/data/not-cxr (or NOT_CXR_DIR) for the gate tests');
     console.warn('gate tests on real non-X-rays will be skipped: ../shared/data/not-cxr not found (set NOT_CXR_DIR)');
     return null;
   }
