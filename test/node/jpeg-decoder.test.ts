@@ -56,14 +56,14 @@ describe('decoder against jpeg-js (full resolution)', () => {
     const oracle = jpegJsLuma(bytes);
     const ours = decodeScaledLuma(bytes, oracle.width, oracle.height);
     expect([ours.width, ours.height, ours.scale]).toEqual([oracle.width, oracle.height, 1]);
-    expect(psnr(ours.data, oracle.data)).toBeGreaterThan(45);
+    expect(psnr(ours.data, oracle.data)).toBeGreaterThanOrEqual(48);
   });
 });
 
 // Skipped only without djpeg (Debian's libjpeg-turbo-progs); .ci/run installs it and CI refuses to go without.
 if (IN_CI && !existsSync(DJPEG)) throw new Error(`CI needs djpeg at ${DJPEG} (apt-get install libjpeg-turbo-progs)`);
 
-describe.skipIf(!existsSync(DJPEG))('decoder against libjpeg-turbo djpeg at the same scale: PSNR >= 40 dB', () => {
+describe.skipIf(!existsSync(DJPEG))('decoder against libjpeg-turbo djpeg at the same scale: PSNR >= 60 dB', () => {
   const threeComponent = files.filter((f) => !/cmyk|ycck/.test(f.name)); // djpeg -grayscale cannot convert CMYK
   it.each(threeComponent.map((f) => [f.name, f.file]))('%s', (_, file) => {
     const bytes = new Uint8Array(readFileSync(file));
@@ -72,7 +72,7 @@ describe.skipIf(!existsSync(DJPEG))('decoder against libjpeg-turbo djpeg at the 
       const ours = decodeScaledLuma(bytes, reference.width, reference.height);
       expect(ours.scale, `1/${scale}`).toBe(scale);
       expect([ours.width, ours.height]).toEqual([reference.width, reference.height]);
-      expect(psnr(ours.data, reference.data), `1/${scale}`).toBeGreaterThanOrEqual(40);
+      expect(psnr(ours.data, reference.data), `1/${scale}`).toBeGreaterThanOrEqual(60);
     }
   });
 });
@@ -169,7 +169,8 @@ describe('corrupt input', () => {
     for (let i = 0; i < 400; i++) {
       try {
         preprocessJpeg(fuzzCase(sources, 99, i).bytes, 256, { maxPixels: 20_000_000 });
-      } catch {
+      } catch (error) {
+        if (!(error instanceof ImageError)) throw error; // only the expected kind of failure counts
         failed++;
       }
       if (!Buffer.from(preprocessJpeg(good, 256, { maxPixels: 1e8 }).pixels).equals(Buffer.from(expected))) changedAfter.push(i);

@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { rgbToLuma } from '../../src/image/decode';
 import { applyOrientation } from '../../src/preprocess/orientation';
@@ -100,14 +101,25 @@ describe('antialiased resize', () => {
 });
 
 describe('preprocessJpeg', () => {
-  it('gives identical input for the same image as grayscale and as 3-component JPEG within JPEG error', () => {
+  it('gives the same input for one picture stored as a grayscale and as a 3-component JPEG, within JPEG error', async () => {
+    const width = 320;
+    const height = 400;
+    const grey = plane(width, height, (x, y) => Math.round(128 + 60 * Math.sin(x / 23) * Math.cos(y / 31) + 40 * Math.exp(-(((x - 160) / 70) ** 2))));
+    const rgb = new Uint8Array(grey.length * 3).map((_, i) => grey[Math.floor(i / 3)]);
+    const oneComponent = await sharp(grey, { raw: { width, height, channels: 1 } }).toColourspace('b-w').jpeg({ quality: 95 }).toBuffer();
+    const threeComponent = await sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toBuffer();
+    const a = preprocessJpeg(new Uint8Array(oneComponent), 256, LIMITS);
+    const b = preprocessJpeg(new Uint8Array(threeComponent), 256, LIMITS);
+    expect([a.source.components, b.source.components]).toEqual([1, 3]);
+    let diff = 0;
+    for (let i = 0; i < a.pixels.length; i++) diff = Math.max(diff, Math.abs(a.pixels[i] - b.pixels[i]));
+    expect(diff).toBeLessThanOrEqual(3);
+    // Baseline and progressive storage of the same grayscale picture agree too.
     const fixtures = buildFixtures();
-    const gray = preprocessJpeg(fixtures['gray-baseline'], 256, LIMITS);
     const progressive = preprocessJpeg(fixtures['gray-progressive'], 256, LIMITS);
     expect(progressive.source.progressive).toBe(true);
-    let diff = 0;
-    for (let i = 0; i < gray.pixels.length; i++) diff = Math.max(diff, Math.abs(gray.pixels[i] - progressive.pixels[i]));
-    expect(diff).toBeLessThanOrEqual(3);
+    const baseline = preprocessJpeg(fixtures['gray-baseline'], 256, LIMITS).pixels;
+    expect(Math.max(...baseline.map((v, i) => Math.abs(v - progressive.pixels[i])))).toBeLessThanOrEqual(3);
   });
 
   it('decodes the same picture to the same luminance from RGB, Adobe CMYK and Adobe YCCK JPEGs', () => {

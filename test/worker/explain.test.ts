@@ -1,4 +1,5 @@
 import { SELF } from 'cloudflare:test';
+import decodeJpeg from 'jpeg-js/lib/decoder.js';
 import { describe, expect, inject, it } from 'vitest';
 import { api, fixture, fromBase64, xray, type ClassifyBody, type ProblemBody } from './helpers';
 
@@ -42,7 +43,9 @@ describe('POST /v1/explain', () => {
     const values = body.explanation.map.flat();
     expect(values.length).toBe(h * w);
     for (const v of values) expect(v >= 0 && v <= 1).toBe(true);
-    expect(Math.max(...values) === 1 || Math.max(...values) === 0).toBe(true);
+    // Normalised to its maximum, and not flat: an all-zero (or constant) map explains nothing.
+    expect(Math.max(...values)).toBe(1);
+    expect(Math.min(...values)).toBeLessThan(0.9);
   });
 
   it('explains the class named by ?class=, and refuses an unknown one', async () => {
@@ -76,6 +79,21 @@ describe('POST /v1/explain', () => {
     const sof = jpeg.findIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xc0);
     const view = new DataView(jpeg.buffer);
     expect([view.getUint16(sof + 7), view.getUint16(sof + 5)]).toEqual([300 + 24, 400]); // width, height
+    // Upright: the overlay of the EXIF-rotated upload looks like the overlay of the same X-ray stored upright,
+    // and far less like it turned half-way round (each pixel's RGB, the colour bar included).
+    const turned = decodeJpeg(jpeg, { useTArray: true });
+    const upright = decodeJpeg(new Uint8Array(await (await explain(xray('gray-baseline'), '', 'image/jpeg')).arrayBuffer()), { useTArray: true });
+    expect([upright.width, upright.height]).toEqual([turned.width, turned.height]);
+    const pixels = turned.width * turned.height;
+    const meanDiff = (pixelOf: (i: number) => number) => {
+      let total = 0;
+      for (let i = 0; i < pixels; i++) for (let k = 0; k < 3; k++) total += Math.abs(upright.data[i * 4 + k] - turned.data[pixelOf(i) * 4 + k]);
+      return total / (pixels * 3);
+    };
+    const same = meanDiff((i) => i);
+    const halfTurn = meanDiff((i) => pixels - 1 - i);
+    expect(same).toBeLessThan(8);
+    expect(halfTurn).toBeGreaterThan(3 * same);
   });
 
   it('answers bad uploads with the same problems as /v1/classify', async () => {
