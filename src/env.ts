@@ -22,6 +22,8 @@ export interface Env {
   USAGE_METER: DurableObjectNamespace<UsageMeter>;
   /** Per-key request rate limit. */
   RATE_LIMITER: RateLimit;
+  /** Failed authentications per client address (src/auth/address-limit.ts); absent: no address limit. */
+  AUTH_FAILURE_LIMITER?: RateLimit;
   /** One data point per billable request, for dashboards. */
   USAGE_EVENTS: AnalyticsEngineDataset;
 }

@@ -144,6 +144,38 @@ describe('rate limit and quota', () => {
     expect((await get(other, '/v1/model')).status).toBe(200);
   });
 
+  it('limits failed authentications per client address, then refuses that address before reading KV', async () => {
+    // The shipped budget is 60 a minute (wrangler.toml); the same code with the 20-a-minute limiter shows it.
+    let reads = 0;
+    const countingKv = { get: (...args: Parameters<KVNamespace['get']>) => (reads++, env.API_KEYS.get(...args)) } as unknown as KVNamespace;
+    const overrides = { AUTH_FAILURE_LIMITER: env.SMALL_RATE_LIMITER, API_KEYS: countingKv };
+    const randomKey = () => `cxr_${Array.from(crypto.getRandomValues(new Uint8Array(43)), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[b & 63]).join('')}`;
+    const from = (address: string, key: string) =>
+      fetchWith(overrides, new Request(`${BASE}/v1/model`, { headers: { authorization: `Bearer ${key}`, 'cf-connecting-ip': address } }));
+    const { key: valid } = await createKey('behind a noisy address');
+    for (let attempt = 1; ; attempt++) {
+      // A run that crosses a minute boundary (the limiter's fixed window) is repeated from a fresh address.
+      const address = `198.51.100.${attempt}`;
+      const startMinute = Math.floor(Date.now() / 60_000);
+      reads = 0;
+      const statuses: number[] = [];
+      for (let i = 0; i < 21; i++) statuses.push((await from(address, randomKey())).status);
+      if (Math.floor(Date.now() / 60_000) !== startMinute && attempt < 3) continue;
+      expect(statuses).toEqual([...Array(20).fill(401), 429]);
+      expect(reads).toBe(21);
+      // From now on this address is refused before KV is read, whatever key it sends, valid ones included.
+      const blocked = await from(address, valid);
+      expect(blocked.headers.get('retry-after')).toBe(env.RATE_LIMIT_PERIOD_SECONDS);
+      expect(((await expectProblem(blocked, 429, 'rate_limited')).detail)).toMatch(/from this address/);
+      for (let i = 0; i < 5; i++) expect((await from(address, randomKey())).status).toBe(429);
+      expect(reads).toBe(21);
+      break;
+    }
+    // Other addresses are unaffected.
+    expect((await from('198.51.100.200', randomKey())).status).toBe(401);
+    expect((await from('198.51.100.201', valid)).status).toBe(200);
+  });
+
   it('bills only successful classifications, and answers 429 quota_exceeded once the quota is used', async () => {
     const { key, record } = await createKey('small plan', 3);
     await expectProblem(await post('/v1/classify', key, 'not a jpeg'), 400, 'invalid_image');
