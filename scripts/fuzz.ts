@@ -12,6 +12,8 @@
  * (bytes for generated sources; for real X-rays only {source, seed, index}, never image bytes), which the
  * Worker tests replay. Memory: the Worker isolate's heap after GC (inspector) every 1,000 cases, which
  * must stay under 32 MiB, and the workerd process's resident set each second.
+ * Then the hostile families of test/helpers/bombs.ts (entropy bombs, scan and table floods, restart-marker
+ * floods, huge declared sizes), each answered within FAMILY_BOUND_MS and, where the decoder must, refused.
  * Writes docs/fuzz-report.md; exits 1 on any failure.
  */
 import { writeFileSync } from 'node:fs';
@@ -23,6 +25,7 @@ import { startDevServer } from './lib/local-browser';
 import { buildFixtures, realXrays } from '../test/helpers/fixtures';
 import { EXPECTED_CODES, EXPECTED_STATUSES, MUTATIONS, fuzzCase, type FuzzSource } from '../test/helpers/fuzz';
 import { encodeJpeg, syntheticXray } from '../test/helpers/synthetic';
+import { hostileFamilies } from '../test/helpers/bombs';
 import { seededRandom } from './export/split';
 
 const { values } = parseArgs({
@@ -64,6 +67,10 @@ const heaps: number[] = [];
 // Within limits: the isolate's heap (after GC) never passes this; with ORT's 23 MB of WASM memory and the
 // largest admitted decode (48 MiB) it keeps an isolate far under 128 MB.
 const HEAP_LIMIT = 32 * 2 ** 20;
+// A hostile file may cost at most this much, client side through wrangler dev: a real 16 MP film costs about a
+// third of it on these machines, and the bombs it replaces took 1-18 s.
+const FAMILY_BOUND_MS = 1000;
+const familyResults: { family: string; name: string; bytes: Uint8Array; mustRefuse: boolean; status: number; code: string; ms: number; reason: string }[] = [];
 
 async function one(index: number): Promise<void> {
   const c = fuzzCase(sources, SEED, index);
@@ -117,6 +124,30 @@ try {
       }
     }),
   );
+  // Hostile families, one at a time so each time is its own: CPU must stay bounded by the bytes sent.
+  for (const f of hostileFamilies(fixtures['gray-baseline'])) {
+    const t0 = performance.now();
+    let status = 0;
+    let code = '';
+    try {
+      const res = await fetch(`${BASE}/v1/classify`, { method: 'POST', body: f.bytes as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'image/jpeg' }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+      status = res.status;
+      code = status === 200 ? '' : ((await res.json()) as { code: string }).code;
+      if (status === 200) await res.arrayBuffer();
+    } catch (error) {
+      code = String(error);
+    }
+    const ms = performance.now() - t0;
+    let reason = '';
+    if (!EXPECTED_STATUSES.has(status)) reason = `status ${status} ${code}`;
+    else if (f.mustRefuse && status === 200) reason = 'decoded instead of refused';
+    else if (ms > FAMILY_BOUND_MS) reason = `took ${ms.toFixed(0)} ms (bound ${FAMILY_BOUND_MS} ms)`;
+    familyResults.push({ ...f, status, code, ms, reason });
+    if (reason) {
+      failures.push({ index: -1, mutation: f.family, source: f.name, reason });
+      console.error(`FAIL ${f.family} (${f.name}): ${reason}`);
+    }
+  }
   heaps.push((await isolateHeap(INSPECTOR)).used);
   if (!heaps.every((h) => h <= HEAP_LIMIT)) failures.push({ index: -1, mutation: '-', source: '-', reason: `isolate heap over ${mibText(HEAP_LIMIT)} MiB: ${heaps.map(mibText).join(', ')}` });
   const health = await fetch(`${BASE}/healthz`).then((r) => r.status, () => 0);
@@ -143,6 +174,14 @@ Took ${((Date.now() - started) / 1000).toFixed(0)} s.
 | mutation | cases | failures | slowest (ms) |
 | --- | ---: | ---: | ---: |
 ${[...perMutation].map(([m, s]) => `| ${m} | ${s.cases} | ${s.failures} | ${s.maxMs.toFixed(0)} |`).join('\n')}
+
+Hostile families (test/helpers/bombs.ts), one request each, bound ${FAMILY_BOUND_MS} ms:
+
+| family | case | bytes | answer | ms |
+| --- | --- | ---: | --- | ---: |
+${familyResults.map((f) => `| ${f.family} | ${f.name} | ${f.bytes.length} | ${f.status} ${f.code} | ${f.ms.toFixed(0)} |`).join('\n')}
+
+Slowest per family: ${[...new Set(familyResults.map((f) => f.family))].map((family) => `${family} ${Math.max(...familyResults.filter((f) => f.family === family).map((f) => f.ms)).toFixed(0)} ms`).join('; ')}.
 
 | answer | count |
 | --- | ---: |

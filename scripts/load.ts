@@ -86,6 +86,9 @@ async function one(random: () => number): Promise<void> {
   if (kind === 'classify' || kind === 'explain' || kind === 'bad upload') headers.authorization = `Bearer ${key.key}`;
   if (kind === 'unknown key') headers.authorization = `Bearer cxr_${'x'.repeat(43)}`;
   if (kind === 'revoked key') headers.authorization = `Bearer ${revoked.key}`;
+  // Failed authentications are limited per client address (60 a minute): the keyed clients come from one
+  // address, the unauthenticated traffic from many, as on the internet (miniflare keeps a CF-Connecting-IP it is sent).
+  headers['cf-connecting-ip'] = kind === 'unknown key' || kind === 'no credentials' ? `198.51.100.${1 + Math.floor(random() * 250)}` : '192.0.2.1';
   if (kind === 'bad upload') {
     const choice = Math.floor(random() * 4);
     if (choice === 0) body = fuzzCase(fuzzSources, 7, n).bytes;

@@ -58,3 +58,56 @@ export function tableFlood(jpeg: Uint8Array, count: number): Uint8Array {
   out.set(jpeg.subarray(2), 2 + count * dht.length);
   return out;
 }
+
+/**
+ * A one-component baseline JPEG of `width` x `height` with a restart interval of one MCU and, for every
+ * MCU, one byte of data followed by an RSTn marker: the most restart handling a byte can buy.
+ */
+export function restartFlood(width: number, height: number): Uint8Array {
+  const mcus = Math.ceil(width / 8) * Math.ceil(height / 8);
+  const data = new Uint8Array(mcus * 3);
+  for (let i = 0; i < mcus; i++) data.set([0x00, 0xff, 0xd0 + (i % 8)], i * 3);
+  const head = [
+    0xff, 0xd8,
+    ...segment(0xdb, [0x00, ...new Array(64).fill(1)]),
+    ...segment(0xc0, [8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0]),
+    ...segment(0xdd, [0, 1]),
+    ...oneCodeTable(0x00, 0x00),
+    ...segment(0xc4, [0x10, 1, ...new Array(15).fill(0), 0x00]), // AC: '0' = end of block
+    ...segment(0xda, [1, 1, 0x00, 0, 63, 0]),
+  ];
+  const out = new Uint8Array(head.length + data.length + 2);
+  out.set(head);
+  out.set(data, head.length);
+  out.set([0xff, 0xd9], head.length + data.length);
+  return out;
+}
+
+/** A header declaring `width` x `height` in front of a few bytes of data. */
+export function hugeDeclaredSize(width: number, height: number): Uint8Array {
+  return new Uint8Array([
+    0xff, 0xd8,
+    ...segment(0xdb, [0x00, ...new Array(64).fill(1)]),
+    ...segment(0xc0, [8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0]),
+    ...oneCodeTable(0x00, 0x00),
+    ...oneCodeTable(0x10, 0x00),
+    ...segment(0xda, [1, 1, 0x00, 0, 63, 0]),
+    0x00, 0x00, 0x00, 0x00,
+    0xff, 0xd9,
+  ]);
+}
+
+/**
+ * The hostile families `npm run fuzz` measures (and the tests replay from test/fuzz-regressions): name, bytes, and
+ * whether the decoder must refuse it (the others are valid streams whose cost must stay bounded by their bytes).
+ */
+export function hostileFamilies(base: Uint8Array): { family: string; name: string; bytes: Uint8Array; mustRefuse: boolean }[] {
+  return [
+    ...[[1024, 1600], [2040, 2040], [2040, 12000]].map(([w, h]) => ({ family: 'progressive entropy bomb', name: `${w}x${h}, 63 empty AC scans`, bytes: progressiveEntropyBomb(w, h, 63), mustRefuse: true })),
+    ...[[2040, 2040], [2040, 24500]].map(([w, h]) => ({ family: 'baseline entropy bomb', name: `${w}x${h}, two bits a block`, bytes: baselineEntropyBomb(w, h, Math.ceil((Math.ceil(w / 8) * Math.ceil(h / 8) * 2) / 8)), mustRefuse: true })),
+    ...[65, 500].map((n) => ({ family: 'scan flood', name: `${n} empty AC scans`, bytes: progressiveEntropyBomb(2040, 2040, n), mustRefuse: true })),
+    ...[300, 80_000].map((n) => ({ family: 'table flood', name: `${n} Huffman tables before a fixture`, bytes: tableFlood(base, n), mustRefuse: true })),
+    ...[[2040, 2040], [4000, 4000]].map(([w, h]) => ({ family: 'restart-marker flood', name: `${w}x${h}, RST after every MCU`, bytes: restartFlood(w, h), mustRefuse: false })),
+    ...[[7000, 7000], [60000, 60000]].map(([w, h]) => ({ family: 'huge declared size', name: `${w}x${h} on ${hugeDeclaredSize(w, h).length} bytes`, bytes: hugeDeclaredSize(w, h), mustRefuse: true })),
+  ];
+}
