@@ -7,7 +7,7 @@
  * random keys costs one KV read per failure up to the budget, then none. A valid key from an address that
  * is blocked waits out the period too (one misbehaving client behind a shared NAT delays its neighbours).
  */
-import type { Env } from '../env';
+import { positiveInt, type Env } from '../env';
 import { problem } from '../http/problem';
 
 /** Address -> time (ms) until which this isolate refuses it. Bounded: expired entries go first. */
@@ -19,13 +19,8 @@ export function clientAddress(request: Request): string {
   return request.headers.get('cf-connecting-ip') ?? 'unknown';
 }
 
-function periodSeconds(env: Env): number {
-  const value = Number(env.RATE_LIMIT_PERIOD_SECONDS);
-  return Number.isFinite(value) && value > 0 ? value : 60;
-}
-
 function refusal(env: Env) {
-  const period = periodSeconds(env);
+  const period = positiveInt(env.RATE_LIMIT_PERIOD_SECONDS, 60);
   return problem('rate_limited', `Too many requests without a valid API key from this address; retry after ${period} s.`, { 'retry-after': String(period) });
 }
 
@@ -49,6 +44,6 @@ export async function chargeFailure(env: Env, address: string, unauthorized: () 
     for (const [key, until] of blockedUntil) if (until <= now) blockedUntil.delete(key);
     if (blockedUntil.size >= MAX_TRACKED) blockedUntil.delete(blockedUntil.keys().next().value!);
   }
-  blockedUntil.set(address, now + periodSeconds(env) * 1000);
+  blockedUntil.set(address, now + positiveInt(env.RATE_LIMIT_PERIOD_SECONDS, 60) * 1000);
   return refusal(env);
 }

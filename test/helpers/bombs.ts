@@ -30,21 +30,29 @@ export function progressiveEntropyBomb(width: number, height: number, acScans: n
 }
 
 /**
+ * SOI to the end of the SOS header of a one-component baseline JPEG of `width` x `height`: flat quantisation, a
+ * DC table whose only code ('0') is difference 0, an AC table whose only code is `acSymbol`, and `extra` segments
+ * (e.g. DRI) before the tables.
+ */
+function baselineHead(width: number, height: number, acSymbol: number, extra: number[] = []): number[] {
+  return [
+    0xff, 0xd8,
+    ...segment(0xdb, [0x00, ...new Array(64).fill(1)]),
+    ...segment(0xc0, [8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0]),
+    ...extra,
+    ...oneCodeTable(0x00, 0x00),
+    ...oneCodeTable(0x10, acSymbol),
+    ...segment(0xda, [1, 1, 0x00, 0, 63, 0]),
+  ];
+}
+
+/**
  * A one-component baseline JPEG of `width` x `height` whose single scan carries `dataBytes` bytes: its DC
  * table's only code is difference 0 and its AC table's only code is (run 0, size 1), so every block past the
  * data decodes 63 coefficients from zero bits. `dataBytes` at two bits a block passes the minimum-length check.
  */
 export function baselineEntropyBomb(width: number, height: number, dataBytes: number): Uint8Array {
-  return new Uint8Array([
-    0xff, 0xd8,
-    ...segment(0xdb, [0x00, ...new Array(64).fill(1)]),
-    ...segment(0xc0, [8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0]),
-    ...oneCodeTable(0x00, 0x00),
-    ...oneCodeTable(0x10, 0x01),
-    ...segment(0xda, [1, 1, 0x00, 0, 63, 0]),
-    ...new Array(dataBytes).fill(0),
-    0xff, 0xd9,
-  ]);
+  return new Uint8Array([...baselineHead(width, height, 0x01), ...new Array(dataBytes).fill(0), 0xff, 0xd9]);
 }
 
 /** `jpeg` with `count` copies of a full DHT segment (a valid 162-symbol AC table) inserted after SOI. */
@@ -67,15 +75,7 @@ export function restartFlood(width: number, height: number): Uint8Array {
   const mcus = Math.ceil(width / 8) * Math.ceil(height / 8);
   const data = new Uint8Array(mcus * 3);
   for (let i = 0; i < mcus; i++) data.set([0x00, 0xff, 0xd0 + (i % 8)], i * 3);
-  const head = [
-    0xff, 0xd8,
-    ...segment(0xdb, [0x00, ...new Array(64).fill(1)]),
-    ...segment(0xc0, [8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0]),
-    ...segment(0xdd, [0, 1]),
-    ...oneCodeTable(0x00, 0x00),
-    ...segment(0xc4, [0x10, 1, ...new Array(15).fill(0), 0x00]), // AC: '0' = end of block
-    ...segment(0xda, [1, 1, 0x00, 0, 63, 0]),
-  ];
+  const head = baselineHead(width, height, 0x00 /* AC '0' = end of block */, segment(0xdd, [0, 1]));
   const out = new Uint8Array(head.length + data.length + 2);
   out.set(head);
   out.set(data, head.length);
@@ -85,16 +85,7 @@ export function restartFlood(width: number, height: number): Uint8Array {
 
 /** A header declaring `width` x `height` in front of a few bytes of data. */
 export function hugeDeclaredSize(width: number, height: number): Uint8Array {
-  return new Uint8Array([
-    0xff, 0xd8,
-    ...segment(0xdb, [0x00, ...new Array(64).fill(1)]),
-    ...segment(0xc0, [8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0]),
-    ...oneCodeTable(0x00, 0x00),
-    ...oneCodeTable(0x10, 0x00),
-    ...segment(0xda, [1, 1, 0x00, 0, 63, 0]),
-    0x00, 0x00, 0x00, 0x00,
-    0xff, 0xd9,
-  ]);
+  return new Uint8Array([...baselineHead(width, height, 0x00), 0x00, 0x00, 0x00, 0x00, 0xff, 0xd9]);
 }
 
 /**
