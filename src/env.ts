@@ -4,9 +4,12 @@ import type { UsageMeter } from './metering/usage-meter';
 export interface Env {
   /** Largest accepted request body, in bytes. */
   MAX_UPLOAD_BYTES: string;
-  /** Largest accepted image, width x height, checked from the JPEG header before decoding. */
+  /** Largest accepted image, width x height, checked from the JPEG or DICOM header before decoding. */
   MAX_IMAGE_PIXELS: string;
-  /** Memory a progressive JPEG's coefficients may take while decoding (baseline JPEGs stream and need none). */
+  /**
+   * Memory a decode may take beyond the body: a progressive JPEG's coefficients (baseline JPEGs stream and need
+   * none), a compressed DICOM frame's samples, a deflated DICOM data set once inflated.
+   */
   MAX_DECODE_MEMORY_BYTES: string;
   /** "on" (the deployable default): every /v1 route needs a key. "off": open, for local trials only. */
   AUTH: string;
@@ -50,9 +53,9 @@ export interface Limits {
 /** Reads the limits from the environment, falling back to the documented defaults. */
 export function readLimits(env: Partial<Env>): Limits {
   return {
-    maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 16 * 1024 * 1024),
+    maxUploadBytes: positiveInt(env.MAX_UPLOAD_BYTES, 20 * 1024 * 1024),
     maxImagePixels: positiveInt(env.MAX_IMAGE_PIXELS, 50_000_000),
-    maxDecodeBytes: positiveInt(env.MAX_DECODE_MEMORY_BYTES, 48 * 1024 * 1024),
+    maxDecodeBytes: positiveInt(env.MAX_DECODE_MEMORY_BYTES, 40 * 1024 * 1024),
   };
 }
 

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PREPROCESSING_ID, preprocessJpeg } from '../../src/preprocess';
+import { PREPROCESSING_ID, preprocessImage } from '../../src/preprocess';
 import type { Dataset } from './dataset';
 
 export interface PixelCache {
@@ -48,7 +48,7 @@ export function buildPixelCache(data: Pick<Dataset, 'root' | 'files'>, size: num
   data.files.forEach((file, i) => {
     try {
       const bytes = readFileSync(join(data.root, file));
-      const image = preprocessJpeg(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), size, {
+      const image = preprocessImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), size, {
         maxPixels: TRAINING_PIXEL_LIMIT,
       });
       writeSync(fd, image.pixels);

@@ -1,4 +1,5 @@
 /** A minimal PNG encoder (8-bit RGB, no interlace) on the platform's zlib CompressionStream. */
+import { concatBytes } from '../image/bytes';
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -53,11 +54,5 @@ export async function encodePng(rgb: Uint8Array, width: number, height: number):
     chunk('IDAT', await zlib(filtered)),
     chunk('IEND', new Uint8Array(0)),
   ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

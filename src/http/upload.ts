@@ -1,30 +1,45 @@
 /**
- * Extracts the JPEG bytes from a request: a raw `image/jpeg` body or a `multipart/form-data`
- * body with the file in the field `image`. Enforces the byte limit while reading, so an oversized
- * body is never buffered whole.
+ * Extracts the image bytes from a request: a raw `image/jpeg` or `application/dicom` (RFC 3240) body, or a
+ * `multipart/form-data` body with the file in the field `image`. Enforces the byte limit while reading, so
+ * an oversized body is never buffered whole. The declared type is passed on: the decoder checks the bytes
+ * agree with it.
  */
+import type { ImageFormat } from '../preprocess';
 import { problem } from './problem';
 
-const JPEG_TYPES = new Set(['image/jpeg', 'image/jpg', 'image/pjpeg']);
+const DECLARED_FORMATS: Record<string, ImageFormat> = {
+  'image/jpeg': 'jpeg',
+  'image/jpg': 'jpeg',
+  'image/pjpeg': 'jpeg',
+  'application/dicom': 'dicom',
+};
 export const MULTIPART_FIELD = 'image';
 
-/** Reads the uploaded JPEG, or throws a problem (415, 400 empty_body, 413 payload_too_large, 499 client_closed_request). */
-export async function readJpegUpload(request: Request, maxBytes: number): Promise<Uint8Array> {
+export interface Upload {
+  bytes: Uint8Array;
+  /** The format the Content-Type (or the multipart part's type) declares; undefined: decide from the bytes. */
+  declaredFormat?: ImageFormat;
+}
+
+const mediaTypeOf = (contentType: string) => contentType.split(';')[0].trim().toLowerCase();
+
+/** Reads the uploaded image, or throws a problem (415, 400 empty_body, 413 payload_too_large, 499 client_closed_request). */
+export async function readImageUpload(request: Request, maxBytes: number): Promise<Upload> {
   const contentType = request.headers.get('content-type') ?? '';
-  const mediaType = contentType.split(';')[0].trim().toLowerCase();
+  const mediaType = mediaTypeOf(contentType);
   const isMultipart = mediaType === 'multipart/form-data';
-  if (!JPEG_TYPES.has(mediaType) && !isMultipart) {
+  if (!(mediaType in DECLARED_FORMATS) && !isMultipart) {
     throw problem(
       'unsupported_media_type',
-      `Send the X-ray as "image/jpeg" or as "multipart/form-data" with the file in the field "${MULTIPART_FIELD}"` +
-        (mediaType ? `; got "${mediaType}".` : '; the request has no Content-Type.'),
+      `Send the X-ray as "image/jpeg", as "application/dicom", or as "multipart/form-data" with the file in the field "${MULTIPART_FIELD}"` +
+        (mediaType ? `; got "${mediaType.slice(0, 64)}".` : '; the request has no Content-Type.'),
     );
   }
   // Multipart framing adds a little; allow it without letting the file itself exceed the limit.
   const body = await readBody(request, isMultipart ? maxBytes + 16 * 1024 : maxBytes);
   if (!isMultipart) {
     if (body.length === 0) throw problem('empty_body', 'The request body is empty.');
-    return body;
+    return { bytes: body, declaredFormat: DECLARED_FORMATS[mediaType] };
   }
   let form: FormData;
   try {
@@ -39,13 +54,18 @@ export async function readJpegUpload(request: Request, maxBytes: number): Promis
   const bytes = new Uint8Array(await (file as Blob).arrayBuffer());
   if (bytes.length === 0) throw problem('empty_body', `The file in the field "${MULTIPART_FIELD}" is empty.`);
   if (bytes.length > maxBytes) throw tooLarge(maxBytes);
-  return bytes;
+  // A part typed image/jpeg or application/dicom is held to it; a browser's application/octet-stream for a
+  // .dcm file (or no type) leaves the choice to the bytes.
+  return { bytes, declaredFormat: DECLARED_FORMATS[mediaTypeOf((file as Blob).type ?? '')] };
 }
 
 async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get('content-length'));
+  const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
   if (!request.body) return new Uint8Array(0);
+  // With a declared length the body is read into one buffer of that size: collecting chunks and joining them
+  // would hold it twice (an 18 MB DICOM is 36 MB for a moment, in a 128 MB isolate).
+  const exact = Number.isInteger(declared) && declared > 0 ? new Uint8Array(declared) : null;
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -59,13 +79,15 @@ async function readBody(request: Request, maxBytes: number): Promise<Uint8Array>
     }
     const { done, value } = chunk;
     if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
+    if (total + value.byteLength > maxBytes || (exact && total + value.byteLength > exact.length)) {
       await reader.cancel();
       throw tooLarge(maxBytes);
     }
-    chunks.push(value);
+    if (exact) exact.set(value, total);
+    else chunks.push(value);
+    total += value.byteLength;
   }
+  if (exact) return total === exact.length ? exact : exact.subarray(0, total);
   if (chunks.length === 1) return chunks[0];
   const body = new Uint8Array(total);
   let offset = 0;

@@ -6,16 +6,21 @@ import type { Context } from 'hono';
 import { readLimits, type AppEnv } from '../env';
 import { problem } from '../http/problem';
 import { stageTimer } from '../http/server-timing';
-import { readJpegUpload } from '../http/upload';
+import { readImageUpload } from '../http/upload';
 import { ImageError } from '../image/errors';
 import { assess, type Acceptance } from '../inference/assessment';
 import type { Classification } from '../inference/classifier';
 import type { LoadedModel } from '../inference/model';
 import type { ModelInfo } from '../inference/model-info';
-import { preprocessJpeg, type PreprocessedImage } from '../preprocess';
+import { preprocessImage, type PreprocessedImage } from '../preprocess';
 import { requireModel } from './model';
 
-const IMAGE_PROBLEM = { invalid: 'invalid_image', unsupported: 'unsupported_image', too_large: 'image_too_large' } as const;
+const IMAGE_PROBLEM = {
+  invalid: 'invalid_image',
+  unsupported: 'unsupported_image',
+  too_large: 'image_too_large',
+  not_a_chest_xray: 'not_a_chest_xray',
+} as const;
 
 export interface Analysis {
   model: LoadedModel;
@@ -37,7 +42,7 @@ export async function analyseUpload(
 ): Promise<Analysis> {
   const limits = readLimits(c.env);
   const timer = stageTimer(c.env.SERVER_TIMING);
-  const bytes = await readJpegUpload(c.req.raw, limits.maxUploadBytes);
+  const { bytes, declaredFormat } = await readImageUpload(c.req.raw, limits.maxUploadBytes);
   c.set('bytesIn', bytes.length);
   const model = await requireModel();
   await timer?.mark('read');
@@ -45,15 +50,22 @@ export async function analyseUpload(
   options.validate?.(model);
   let image: PreprocessedImage;
   try {
-    image = preprocessJpeg(bytes, model.classifier.info.inputSize, {
+    image = preprocessImage(bytes, model.classifier.info.inputSize, {
+      declaredFormat,
       maxPixels: limits.maxImagePixels,
       maxDecodeBytes: limits.maxDecodeBytes,
       displayLongSide: options.displayLongSide,
     });
   } catch (error) {
-    if (error instanceof ImageError) throw problem(IMAGE_PROBLEM[error.kind], error.message);
+    if (error instanceof ImageError) {
+      // A DICOM header that rules the image out says why (reason), as the model's own refusal does.
+      throw problem(IMAGE_PROBLEM[error.kind], error.message, {}, error.reason ? { reason: error.reason } : {});
+    }
     throw error;
   }
+  const frames = image.source.dicom?.frames ?? 1;
+  // Only the first frame of a multi-frame DICOM is read; the header says so before the body does.
+  if (frames > 1) c.header('x-dicom-frame', `1; of=${frames}`);
   await timer?.mark('decode');
   const result = await model.classifier.classify(image.pixels, options.withFeatures);
   if (timer) {
@@ -86,7 +98,13 @@ export function classificationBody(info: ModelInfo, { image, result: { probabili
     prediction: { label: info.classes[best], probability: probabilities[best] },
     probabilities: Object.fromEntries(info.classes.map((name, i) => [name, probabilities[i]])),
     model: { name: info.name, version: info.version, sha256: info.sha256 },
-    image: { width: image.source.width, height: image.source.height, components: image.source.components },
+    image: {
+      format: image.source.format,
+      width: image.source.width,
+      height: image.source.height,
+      components: image.source.components,
+      ...(image.source.dicom && { dicom: image.source.dicom }),
+    },
     ...(accepted && {
       assessment: accepted.assessment,
       predictionSet: accepted.predictionSet,

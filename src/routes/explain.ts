@@ -14,16 +14,20 @@ export const OVERLAY_LONG_SIDE = 512;
  * `POST /v1/explain[?class=NAME]`: the classification plus a Grad-CAM map for the predicted class
  * (or NAME). JSON by default; `Accept: image/png` or `image/jpeg` returns the radiograph with the map
  * blended over it and a colour bar (blue 0 at the bottom, red 1 at the top). An image that is not a
- * frontal chest X-ray gets 422 not_a_chest_xray in every form.
+ * frontal chest X-ray gets 422 not_a_chest_xray in every form. `?display=png` adds to the JSON the
+ * radiograph as it was rendered for the model (a DICOM file after its window), as a PNG data URL with a
+ * long side of at most 512: what a browser cannot draw from DICOM bytes itself.
  */
 export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) => {
   const accept = c.req.header('accept') ?? '';
   const format = /image\/png/i.test(accept) ? 'png' : /image\/jpe?g/i.test(accept) ? 'jpeg' : 'json';
   const requested = c.req.query('class');
+  const display = c.req.query('display');
+  if (display !== undefined && display !== 'png') throw problem('invalid_parameter', 'The only display form is "png".');
   // A refused image throws here, before any Grad-CAM work.
   const analysis = await analyseUpload(c, {
     withFeatures: true,
-    displayLongSide: format === 'json' ? undefined : OVERLAY_LONG_SIDE,
+    displayLongSide: format === 'json' && !display ? undefined : OVERLAY_LONG_SIDE,
     validate: ({ classifier, gradCam }) => {
       if (!gradCam) throw problem('explanation_unavailable', 'This model was exported without the head description Grad-CAM needs.');
       if (requested !== undefined && !classifier.info.classes.includes(requested)) {
@@ -66,6 +70,7 @@ export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) 
   }
   return c.json({
     ...body,
+    ...(display && image.display && { display: await displayPng(image.display) }),
     explanation: {
       method: 'grad-cam',
       class: explained,
@@ -75,3 +80,13 @@ export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) 
     },
   });
 });
+
+/** The grey display copy as a PNG data URL, with its size. */
+async function displayPng({ width, height, data }: { width: number; height: number; data: Uint8Array }) {
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < data.length; i++) rgb.fill(data[i], i * 3, i * 3 + 3);
+  const png = await encodePng(rgb, width, height);
+  let binary = '';
+  for (let i = 0; i < png.length; i += 0x8000) binary += String.fromCharCode(...png.subarray(i, i + 0x8000));
+  return { width, height, png: `data:image/png;base64,${btoa(binary)}` };
+}

@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH, createLocalKey, launchChromium, startDevServer } from '../../scripts/lib/local-browser';
 import { realXrays } from '../helpers/fixtures';
+import { jpegToDicom } from '../helpers/dicom';
 import { generatedNegatives } from '../worker/negatives';
 import { IN_CI } from '../helpers/ci';
 
@@ -99,6 +100,32 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
     });
     expect(cleared).toBe(false);
     await page.fill('#opacity', '45');
+  });
+
+  it('takes a DICOM file (.dcm, no type from the browser) and draws the rendering the service returns', async () => {
+    const dcm = join(dir, 'film.dcm');
+    writeFileSync(dcm, jpegToDicom(real![0].bytes));
+    await page.setInputFiles('#file', dcm);
+    await page.waitForFunction(() => document.querySelector('#overlay')?.getAttribute('data-explained-class') !== null && !document.querySelector('#result')!.hidden);
+    const api = (await (await fetch(`${BASE}/v1/classify`, { method: 'POST', body: real![0].bytes as Uint8Array<ArrayBuffer>, headers: { ...auth, 'content-type': 'image/jpeg' } })).json()) as {
+      probabilities: Record<string, number>;
+    };
+    await expect.poll(async () => Object.fromEntries(await page.$$eval('.bar', (els) => els.map((e) => [(e as HTMLElement).dataset.class, Number((e as HTMLElement).dataset.probability)])))).toEqual(api.probabilities);
+    // The radiograph canvas holds the service's PNG rendering: drawn, and grey (R = G = B).
+    const drawn = await page.$eval('#image', (c) => {
+      const canvas = c as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let nonBlack = 0;
+      let grey = true;
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i] > 10) nonBlack++;
+        if (data[i] !== data[i + 1] || data[i] !== data[i + 2]) grey = false;
+      }
+      return { width: canvas.width, fraction: nonBlack / (data.length / 4), grey };
+    });
+    expect(drawn.width).toBeGreaterThan(100);
+    expect(drawn.fraction).toBeGreaterThan(0.3);
+    expect(drawn.grey).toBe(true);
   });
 
   it('explains an API error in words for a file that is not a JPEG', async () => {

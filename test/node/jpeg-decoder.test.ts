@@ -92,7 +92,7 @@ describe('decode-to-size', () => {
     const pixels = new Uint8Array(side * side);
     for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) pixels[y * side + x] = 60 + ((x * 7 + y * 3) >> 6) % 140;
     const jpeg = new Uint8Array(await sharp(pixels, { raw: { width: side, height: side, channels: 1 } }).jpeg({ progressive: true, quality: 80 }).toBuffer());
-    const limits = { maxPixels: 50_000_000, maxDecodeBytes: 48 * 2 ** 20 }; // wrangler.toml's defaults
+    const limits = { maxPixels: 50_000_000, maxDecodeBytes: 40 * 2 ** 20 }; // wrangler.toml's defaults
     const decoded = decodeJpegLuma(jpeg, limits, 256);
     expect(decoded).toMatchObject({ scale: 8, luma: { width: 750, height: 750 } });
     // Each output pixel is an 8x8 block mean of the pattern: within a level or two of the source's.

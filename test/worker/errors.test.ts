@@ -1,3 +1,5 @@
+import { env } from 'cloudflare:workers';
+import { readLimits } from '../../src/env';
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { baselineEntropyBomb, progressiveEntropyBomb, tableFlood } from '../helpers/bombs';
@@ -43,7 +45,7 @@ describe('errors are application/problem+json with a stable code', () => {
   });
 
   it('413 payload_too_large for a body over MAX_UPLOAD_BYTES', async () => {
-    const huge = new Uint8Array(16 * 1024 * 1024 + 1);
+    const huge = new Uint8Array(readLimits(env).maxUploadBytes + 1);
     huge.set(fixture('gray-baseline'));
     await expectProblem(await classify(huge), 413, 'payload_too_large');
   });

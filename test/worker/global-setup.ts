@@ -16,6 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatedNegatives } from './negatives';
 import { xrayVariants } from './xray-variants';
+import { dicomVariants, type DicomFixtures } from './dicom-variants';
 import { IN_CI } from '../helpers/ci';
 
 export interface RealXray {
@@ -47,6 +48,8 @@ declare module 'vitest' {
      * that need an accepted image; null without ../shared.
      */
     xrayFixtures: Record<string, string> | null;
+    /** The accepted grey X-ray of xrayFixtures as DICOM in every layout, refusals and privacy probes (dicom-variants.ts). */
+    dicomFixtures: DicomFixtures | null;
   }
 }
 
@@ -66,6 +69,7 @@ export default async function setup(project: TestProject): Promise<void> {
     console.warn('real X-ray tests will be skipped: ../shared/data/cxr5 not found (set CXR5_DIR)');
     project.provide('realXrays', null);
     project.provide('xrayFixtures', null);
+    project.provide('dicomFixtures', null);
     return;
   }
   const modelPath = new URL('../../model.onnx', import.meta.url).pathname;
@@ -77,7 +81,9 @@ export default async function setup(project: TestProject): Promise<void> {
     out.push({ file, jpeg: base64(bytes), ...verdict, gradcam: references[i] });
   }
   project.provide('realXrays', out);
-  project.provide('xrayFixtures', await acceptedVariants(classifier, real));
+  const accepted = await acceptedVariants(classifier, real);
+  project.provide('xrayFixtures', accepted);
+  project.provide('dicomFixtures', dicomVariants(Buffer.from(accepted['gray-baseline'], 'base64')));
 }
 
 /** onnxruntime-node's probabilities and, for a gated model, its verdict through the Worker's assess(). */

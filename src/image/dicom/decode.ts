@@ -1,0 +1,247 @@
+/**
+ * DICOM upload -> 8-bit luminance, the way a radiologist's viewer renders it: the header is read and checked
+ * first (size limits, modality, view, body part), then the first frame is decoded by its transfer syntax's
+ * codec and passed through the grayscale pipeline (or, for colour, BT.601 luminance).
+ */
+import { concatBytes } from '../bytes';
+import { ImageError } from '../errors';
+import type { DecodeLimits, LumaPlane } from '../decode';
+import { decodeJpegLuma, rgbToLuma } from '../decode';
+import { decodeJpegExtended } from './codecs/jpeg-extended';
+import { decodeJpegLossless } from './codecs/jpeg-lossless';
+import { decodeRleFrame } from './codecs/rle';
+import type { DataSet } from './dataset';
+import { readDicomFile } from './file';
+import { grayscaleLut, type WindowUsed } from './grayscale-pipeline';
+import { checkChestHeader } from './header-checks';
+import { readPixelModule, type PixelModule } from './pixel-module';
+import { Tag } from './tags';
+import type { TransferSyntax } from './transfer-syntaxes';
+
+/** What was decoded, for the response: technical attributes only, never a patient one. */
+export interface DicomImageInfo {
+  transferSyntax: { uid: string; name: string };
+  bitsStored: number;
+  photometricInterpretation: string;
+  /** The VOI transform used (colour images: none). */
+  window: WindowUsed | null;
+  /** Frames in the file; only the first is read. */
+  frames: number;
+}
+
+export interface DecodedDicom {
+  /** Luminance at 1/scale of the image's size (JPEG-coded frames are reduced in the DCT domain). */
+  luma: LumaPlane;
+  width: number;
+  height: number;
+  components: number;
+  info: DicomImageInfo;
+}
+
+const PLATFORM_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Decodes the first frame of a DICOM image to 8-bit luminance.
+ * @param minSide, minLongSide as for decodeJpegLuma: how far a JPEG-coded frame may be reduced while decoding
+ * @throws ImageError for invalid, unsupported, too-large or (by its header) non-chest images
+ */
+export function decodeDicomLuma(bytes: Uint8Array, limits: DecodeLimits, minSide = Infinity, minLongSide = 0): DecodedDicom {
+  const budget = limits.maxDecodeBytes ?? Infinity;
+  const { transferSyntax: syntax, dataset: ds } = readDicomFile(bytes, budget);
+  checkChestHeader(ds);
+  const pixelData = ds.elements.get(Tag.PixelData);
+  if (!pixelData) throw new ImageError('unsupported', 'The DICOM file holds no image (no Pixel Data): send a radiograph.');
+  const module = readPixelModule(ds);
+  const pixels = module.rows * module.columns;
+  if (pixels > limits.maxPixels) {
+    throw new ImageError('too_large', `The image is ${module.columns}x${module.rows} (${pixels} pixels); the limit is ${limits.maxPixels} pixels.`);
+  }
+  // A compressed frame is decoded whole: 2 bytes a sample above 8 bits, one plane per colour sample.
+  const decodedBytes = syntax.codec === 'native' || syntax.codec === 'jpeg-baseline' ? 0 : pixels * module.samplesPerPixel * (module.bitsAllocated / 8);
+  if (decodedBytes > budget) {
+    throw new ImageError(
+      'too_large',
+      `This ${module.columns}x${module.rows} ${syntax.name} frame needs ${Math.ceil(decodedBytes / 2 ** 20)} MiB to decode; ` +
+        `the limit is ${Math.floor(budget / 2 ** 20)} MiB (send it uncompressed, or smaller).`,
+    );
+  }
+  const info = (window: WindowUsed | null): DicomImageInfo => ({
+    transferSyntax: { uid: syntax.uid, name: syntax.name },
+    bitsStored: module.bitsStored,
+    photometricInterpretation: module.photometric,
+    window,
+    frames: module.frames,
+  });
+  const result = (luma: LumaPlane, window: WindowUsed | null): DecodedDicom => ({
+    luma,
+    width: module.columns,
+    height: module.rows,
+    components: module.samplesPerPixel,
+    info: info(window),
+  });
+
+  if (syntax.codec === 'native') {
+    const frame = nativeFrame(pixelData.value, module, syntax);
+    if (module.samplesPerPixel === 3) return result(plane(module, colourLuma(frame, module, pixels)), null);
+    const { plane: gray, window } = renderGrayscale(frame, module, ds, false);
+    return result(plane(module, gray), window);
+  }
+
+  const fragments = pixelData.fragments;
+  if (!fragments) throw new ImageError('invalid', `Corrupt DICOM: ${syntax.name} needs encapsulated pixel data.`);
+  const frame = firstFrame(fragments, module.frames, syntax);
+  switch (syntax.codec) {
+    case 'rle': {
+      const decoded = decodeRleFrame(frame, pixels, module.bitsAllocated, module.samplesPerPixel);
+      if (Array.isArray(decoded)) return result(plane(module, planesToLuma(decoded, module.photometric, pixels)), null);
+      const { plane: gray, window } = renderGrayscale(decoded, module, ds, true);
+      return result(plane(module, gray), window);
+    }
+    case 'jpeg-lossless': {
+      const image = decodeJpegLossless(frame, limits.maxPixels);
+      checkSize(image, module);
+      if (image.components === 3) return result(plane(module, colourLuma(image.samples, { ...module, planarConfiguration: 0 }, pixels)), null);
+      const { plane: gray, window } = renderGrayscale(image.samples, module, ds, true);
+      return result(plane(module, gray), window);
+    }
+    case 'jpeg-baseline':
+    case 'jpeg-extended': {
+      if (syntax.codec === 'jpeg-extended' && jpegPrecision(frame) > 8) {
+        const image = decodeJpegExtended(frame, limits.maxPixels);
+        checkSize(image, module);
+        const { plane: gray, window } = renderGrayscale(image.samples, { ...module, bitsStored: image.precision, highBit: image.precision - 1 }, ds, true);
+        return result(plane(module, gray), window);
+      }
+      // 8-bit JPEG: the project's own decoder, reduced in the DCT domain; colour comes back as luminance already.
+      const { luma } = decodeJpegLuma(frame, limits, minSide, minLongSide);
+      if (module.samplesPerPixel === 3) return result(luma, null);
+      // The JPEG's samples are the stored values, at the reduced size it was decoded to.
+      const eightBit: PixelModule = { ...module, rows: luma.height, columns: luma.width, bitsAllocated: 8, bitsStored: 8, highBit: 7, signed: false };
+      const { plane: gray, window } = renderGrayscale(luma.data, eightBit, ds, true);
+      return result({ width: luma.width, height: luma.height, data: gray }, window);
+    }
+  }
+  throw new ImageError('unsupported', `DICOM ${syntax.name} is not supported.`);
+}
+
+const plane = (module: PixelModule, data: Uint8Array): LumaPlane => ({ width: module.columns, height: module.rows, data });
+
+function checkSize(image: { width: number; height: number }, module: PixelModule): void {
+  if (image.width !== module.columns || image.height !== module.rows) {
+    throw new ImageError('invalid', `Corrupt DICOM: the compressed frame is ${image.width}x${image.height}, the header says ${module.columns}x${module.rows}.`);
+  }
+}
+
+/** The first frame of native pixel data, as 8-bit bytes or 16-bit words in this machine's byte order. */
+function nativeFrame(value: Uint8Array, module: PixelModule, syntax: TransferSyntax): Uint8Array | Uint16Array {
+  // Uncompressed YBR_FULL_422 stores Y Y Cb Cr for each pair of pixels: two samples a pixel.
+  const samplesPerPixel = module.photometric === 'YBR_FULL_422' ? 2 : module.samplesPerPixel;
+  const samples = module.rows * module.columns * samplesPerPixel;
+  const bytes = samples * (module.bitsAllocated / 8);
+  if (value.length < bytes) {
+    throw new ImageError('invalid', `The DICOM pixel data is truncated: ${value.length} bytes where one frame needs ${bytes}.`);
+  }
+  if (module.bitsAllocated === 8) return value.subarray(0, bytes);
+  if (syntax.littleEndian === PLATFORM_LITTLE_ENDIAN && value.byteOffset % 2 === 0) {
+    return new Uint16Array(value.buffer, value.byteOffset, samples);
+  }
+  // Big endian data, or words at an odd offset in the upload: one copy, byte order fixed.
+  const words = new Uint16Array(samples);
+  const view = new DataView(value.buffer, value.byteOffset, bytes);
+  for (let i = 0; i < samples; i++) words[i] = view.getUint16(i * 2, syntax.littleEndian);
+  return words;
+}
+
+/**
+ * The first frame's compressed bytes. One frame: all fragments. Several: the Basic Offset Table's first
+ * range when there is one, else (RLE: one fragment a frame) the first fragment, else (JPEG) fragments up to
+ * the first that ends a codestream.
+ */
+function firstFrame(fragments: Uint8Array[], frames: number, syntax: TransferSyntax): Uint8Array {
+  const [offsetTable, ...data] = fragments;
+  if (data.length === 0) throw new ImageError('invalid', 'Corrupt DICOM: the encapsulated pixel data has no fragments.');
+  let count = data.length;
+  if (frames > 1) {
+    if (offsetTable && offsetTable.length >= 8) {
+      const view = new DataView(offsetTable.buffer, offsetTable.byteOffset, offsetTable.byteLength);
+      const end = view.getUint32(4, true);
+      let position = 0;
+      count = 0;
+      while (count < data.length && position < end) position += 8 + data[count++].length;
+    } else if (syntax.codec === 'rle' || data.length === frames) {
+      count = 1;
+    } else {
+      count = data.findIndex(endsCodestream) + 1 || data.length;
+    }
+  }
+  return count === 1 ? data[0] : concatBytes(data.slice(0, count));
+}
+
+/** A JPEG fragment ends its codestream with EOI (FF D9), possibly followed by one padding byte. */
+function endsCodestream(fragment: Uint8Array): boolean {
+  const n = fragment.length;
+  return (n >= 2 && fragment[n - 2] === 0xff && fragment[n - 1] === 0xd9) || (n >= 3 && fragment[n - 3] === 0xff && fragment[n - 2] === 0xd9);
+}
+
+/** The sample precision in a JPEG's frame header (8 when none is found: the 8-bit decoder then reports why). */
+function jpegPrecision(jpeg: Uint8Array): number {
+  for (let i = 2; i + 4 < jpeg.length; ) {
+    if (jpeg[i] !== 0xff) return 8;
+    const marker = jpeg[i + 1];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return jpeg[i + 4];
+    i += 2 + ((jpeg[i + 2] << 8) | jpeg[i + 3]);
+  }
+  return 8;
+}
+
+/**
+ * Stored samples -> 8-bit luminance through the grayscale pipeline's table, one pass. When `inPlace`, the
+ * result is written over the samples' own memory (a 16-bit sample is read before its byte is overwritten),
+ * so a decoded frame is never held at full resolution twice.
+ */
+function renderGrayscale(samples: Uint8Array | Uint16Array, module: PixelModule, ds: DataSet, inPlace: boolean): { plane: Uint8Array; window: WindowUsed } {
+  const shift = module.highBit + 1 - module.bitsStored;
+  const mask = 2 ** module.bitsStored - 1;
+  const n = module.rows * module.columns;
+  const histogram = () => {
+    const counts = new Uint32Array(mask + 1);
+    for (let i = 0; i < n; i++) counts[(samples[i] >> shift) & mask]++;
+    return counts;
+  };
+  const { lut, window } = grayscaleLut(ds, module, histogram);
+  const out = inPlace ? new Uint8Array(samples.buffer, samples.byteOffset, n) : new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = lut[(samples[i] >> shift) & mask];
+  return { plane: out, window };
+}
+
+/** Native or JPEG-lossless colour samples (8-bit, interleaved or planar) -> BT.601 luminance. */
+function colourLuma(samples: Uint8Array | Uint16Array, module: PixelModule, pixels: number): Uint8Array {
+  if (module.photometric === 'YBR_FULL_422' && samples.length < pixels * 3) {
+    // Native 4:2:2: Y0 Y1 Cb Cr per pair of pixels (an odd last column has its pair's slot).
+    const y = new Uint8Array(pixels);
+    for (let i = 0; i < pixels; i++) y[i] = samples[(i >> 1) * 4 + (i & 1)];
+    return y;
+  }
+  if (module.planarConfiguration === 1) {
+    return planesToLuma([0, 1, 2].map((p) => Uint8Array.from(samples.subarray(p * pixels, (p + 1) * pixels))), module.photometric, pixels);
+  }
+  const bytes = samples instanceof Uint8Array ? samples : Uint8Array.from(samples);
+  if (module.photometric.startsWith('YBR')) {
+    const y = new Uint8Array(pixels);
+    for (let i = 0; i < pixels; i++) y[i] = bytes[i * 3];
+    return y;
+  }
+  return rgbToLuma(bytes, pixels);
+}
+
+/** Three colour planes -> luminance (for YBR the first plane already is). */
+function planesToLuma(planes: Uint8Array[], photometric: string, pixels: number): Uint8Array {
+  if (photometric.startsWith('YBR')) return planes[0];
+  const rgb = new Uint8Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    rgb[i * 3] = planes[0][i];
+    rgb[i * 3 + 1] = planes[1][i];
+    rgb[i * 3 + 2] = planes[2][i];
+  }
+  return rgbToLuma(rgb, pixels);
+}

@@ -1,0 +1,62 @@
+/**
+ * The data elements this service reads, and their value representations for implicit VR data sets
+ * (which do not carry them). Everything else in a file is parsed past and never interpreted: a header
+ * also holds the patient's name, ID and birth date, and nothing here ever reads them.
+ */
+export const Tag = {
+  TransferSyntaxUID: 0x00020010,
+  Modality: 0x00080060,
+  BodyPartExamined: 0x00180015,
+  ViewPosition: 0x00185101,
+  SamplesPerPixel: 0x00280002,
+  PhotometricInterpretation: 0x00280004,
+  PlanarConfiguration: 0x00280006,
+  NumberOfFrames: 0x00280008,
+  Rows: 0x00280010,
+  Columns: 0x00280011,
+  BitsAllocated: 0x00280100,
+  BitsStored: 0x00280101,
+  HighBit: 0x00280102,
+  PixelRepresentation: 0x00280103,
+  WindowCenter: 0x00281050,
+  WindowWidth: 0x00281051,
+  RescaleIntercept: 0x00281052,
+  RescaleSlope: 0x00281053,
+  VOILUTFunction: 0x00281056,
+  ModalityLUTSequence: 0x00283000,
+  LUTDescriptor: 0x00283002,
+  LUTData: 0x00283006,
+  VOILUTSequence: 0x00283010,
+  PixelData: 0x7fe00010,
+  Item: 0xfffee000,
+  ItemDelimitation: 0xfffee00d,
+  SequenceDelimitation: 0xfffee0dd,
+} as const;
+
+/** VRs of the tags above, for implicit VR little endian (LUT Descriptor is US or SS; read as US). */
+export const IMPLICIT_VR: ReadonlyMap<number, string> = new Map([
+  [Tag.TransferSyntaxUID, 'UI'],
+  [Tag.Modality, 'CS'],
+  [Tag.BodyPartExamined, 'CS'],
+  [Tag.ViewPosition, 'CS'],
+  [Tag.SamplesPerPixel, 'US'],
+  [Tag.PhotometricInterpretation, 'CS'],
+  [Tag.PlanarConfiguration, 'US'],
+  [Tag.NumberOfFrames, 'IS'],
+  [Tag.Rows, 'US'],
+  [Tag.Columns, 'US'],
+  [Tag.BitsAllocated, 'US'],
+  [Tag.BitsStored, 'US'],
+  [Tag.HighBit, 'US'],
+  [Tag.PixelRepresentation, 'US'],
+  [Tag.WindowCenter, 'DS'],
+  [Tag.WindowWidth, 'DS'],
+  [Tag.RescaleIntercept, 'DS'],
+  [Tag.RescaleSlope, 'DS'],
+  [Tag.VOILUTFunction, 'CS'],
+  [Tag.ModalityLUTSequence, 'SQ'],
+  [Tag.LUTDescriptor, 'US'],
+  [Tag.LUTData, 'OW'],
+  [Tag.VOILUTSequence, 'SQ'],
+  [Tag.PixelData, 'OW'],
+]);
