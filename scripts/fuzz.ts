@@ -3,7 +3,9 @@
  *
  * Mutated JPEGs (test/helpers/fuzz.ts: bit flips, overwrites, truncation, marker and segment-length
  * corruption, huge or zero declared dimensions with tiny bodies, hundreds of progressive scans, splices,
- * random bytes) from generated fixtures and, when ../shared is there, real X-rays, sent through the real
+ * random bytes) from generated fixtures and, when ../shared is there, real X-rays, then mutated DICOM files
+ * (element tags, VRs, lengths and sequences corrupted, plus the byte mutations; generated with dcmtk in every
+ * transfer syntax the Worker reads) as application/dicom, sent through the real
  * request path: POST /v1/classify on `wrangler dev` (workerd) over loopback, AUTH off (access control has
  * its own tests, and the rate limit would stop a run this size).
  *
@@ -23,7 +25,8 @@ import { parseArgs } from 'node:util';
 import { isolateHeap, workerdResidentBytes } from './lib/inspector';
 import { startDevServer } from './lib/local-browser';
 import { buildFixtures, realXrays } from '../test/helpers/fixtures';
-import { EXPECTED_CODES, EXPECTED_STATUSES, MUTATIONS, fuzzCase, type FuzzSource } from '../test/helpers/fuzz';
+import { DICOM_MUTATIONS, EXPECTED_CODES, EXPECTED_STATUSES, MUTATIONS, fuzzCase, type FuzzSource } from '../test/helpers/fuzz';
+import { convert, nativeRadiograph } from '../test/helpers/dicom';
 import { encodeJpeg, syntheticXray } from '../test/helpers/synthetic';
 import { hostileFamilies } from '../test/helpers/bombs';
 import { seededRandom } from './export/split';
@@ -31,6 +34,7 @@ import { seededRandom } from './export/split';
 const { values } = parseArgs({
   options: {
     cases: { type: 'string', default: '10000' },
+    'dicom-cases': { type: 'string', default: '3000' },
     seed: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '4' },
     'timeout-ms': { type: 'string', default: '5000' },
@@ -39,6 +43,7 @@ const { values } = parseArgs({
   },
 });
 const CASES = Number(values.cases);
+const DICOM_CASES = Number(values['dicom-cases']);
 const SEED = Number(values.seed);
 const TIMEOUT_MS = Number(values['timeout-ms']);
 const BASE = `http://127.0.0.1:${values.port}`;
@@ -49,13 +54,40 @@ const generated: FuzzSource[] = Object.entries(fixtures).map(([name, bytes]) => 
 generated.push({ name: 'generated:1024-gray', bytes: encodeJpeg(1024, 1024, syntheticXray(1024, 2, 5, seededRandom(11)), 85) });
 const real: FuzzSource[] = (realXrays(4) ?? []).map((x) => ({ name: `cxr5:${x.file}`, bytes: x.bytes }));
 const sources = [...generated, ...real];
-console.log(`fuzz: ${CASES} cases, seed ${SEED}, ${generated.length} generated and ${real.length} real sources, concurrency ${values.concurrency}`);
+// A synthetic radiograph as DICOM: 12-bit windowed in every transfer syntax the Worker decodes, and 8-bit.
+const dicomSources: FuzzSource[] = (() => {
+  const size = 320;
+  const grey = syntheticXray(size, 1, 5, seededRandom(21));
+  const samples = new Uint16Array(size * size).map((_, i) => Math.round(grey(i % size, Math.floor(i / size)) * 16));
+  const window = [
+    { tag: 0x00281050, vr: 'DS', value: '2048' },
+    { tag: 0x00281051, vr: 'DS', value: '4096' },
+  ];
+  const native = nativeRadiograph({ width: size, height: size, samples, bitsAllocated: 16, bitsStored: 12, extra: window });
+  const eight = nativeRadiograph({ width: size, height: size, samples: Uint8Array.from(samples, (v) => v >> 4), bitsAllocated: 8, bitsStored: 8 });
+  const variants: [string, Uint8Array][] = [
+    ['explicit-le-12', native],
+    ['implicit-12', convert('dcmconv', ['+ti'], native)],
+    ['big-endian-12', convert('dcmconv', ['+tb'], native)],
+    ['deflated-12', convert('dcmconv', ['+td'], native)],
+    ['rle-12', convert('dcmcrle', [], native)],
+    ['lossless-sv1-12', convert('dcmcjpeg', ['+e1'], native)],
+    ['lossless-p6-12', convert('dcmcjpeg', ['+el', '+sv', '6'], native)],
+    ['extended-12', convert('dcmcjpeg', ['+ee'], native)],
+    ['baseline-8', convert('dcmcjpeg', ['+eb', '+sr'], eight)],
+    ['explicit-le-8', eight],
+  ];
+  return variants.map(([name, bytes]) => ({ name: `dicom:${name}`, bytes }));
+})();
+console.log(`fuzz: ${CASES} JPEG cases (${generated.length} generated and ${real.length} real sources) and ${DICOM_CASES} DICOM cases (${dicomSources.length} sources), seed ${SEED}, concurrency ${values.concurrency}`);
 
 
 const INSPECTOR = Number(values['inspector-port']);
 const stop = await startDevServer(Number(values.port), ['--var', 'AUTH:off', '--inspector-port', String(INSPECTOR)]);
 const statuses = new Map<string, number>();
-const perMutation = new Map<string, { cases: number; failures: number; maxMs: number }>(MUTATIONS.map((m) => [m, { cases: 0, failures: 0, maxMs: 0 }]));
+const perMutation = new Map<string, { cases: number; failures: number; maxMs: number }>(
+  [...MUTATIONS, ...DICOM_MUTATIONS.map((m) => `dicom ${m}`)].map((m) => [m, { cases: 0, failures: 0, maxMs: 0 }]),
+);
 const failures: { index: number; mutation: string; source: string; reason: string }[] = [];
 const times: number[] = [];
 const rss: number[] = [];
@@ -72,9 +104,11 @@ const HEAP_LIMIT = 32 * 2 ** 20;
 const FAMILY_BOUND_MS = 1000;
 const familyResults: { family: string; name: string; bytes: Uint8Array; mustRefuse: boolean; status: number; code: string; ms: number; reason: string }[] = [];
 
+/** Runs case `index`: JPEG cases first (0 .. CASES-1), then DICOM ones. */
 async function one(index: number): Promise<void> {
-  const c = fuzzCase(sources, SEED, index);
-  const stat = perMutation.get(c.mutation)!;
+  const dicom = index >= CASES;
+  const c = dicom ? fuzzCase(dicomSources, SEED, index - CASES, DICOM_MUTATIONS) : fuzzCase(sources, SEED, index);
+  const stat = perMutation.get(dicom ? `dicom ${c.mutation}` : c.mutation)!;
   stat.cases++;
   const t0 = performance.now();
   let reason = '';
@@ -82,7 +116,7 @@ async function one(index: number): Promise<void> {
     const res = await fetch(`${BASE}/v1/classify`, {
       method: 'POST',
       body: c.bytes as Uint8Array<ArrayBuffer>,
-      headers: { 'content-type': 'image/jpeg' },
+      headers: { 'content-type': dicom ? 'application/dicom' : 'image/jpeg' },
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
     const text = await res.text();
@@ -107,7 +141,7 @@ async function one(index: number): Promise<void> {
     const base = join(REGRESSIONS, `seed${SEED}-case${index}`);
     const fromReal = c.recipe.source.startsWith('cxr5:') || c.recipe.other.startsWith('cxr5:');
     if (fromReal) writeFileSync(`${base}.json`, JSON.stringify({ ...c.recipe, reason }, null, 2) + '\n');
-    else writeFileSync(`${base}.jpg`, c.bytes);
+    else writeFileSync(`${base}.${dicom ? 'dcm' : 'jpg'}`, c.bytes);
     console.error(`FAIL case ${index} (${c.mutation} of ${c.source}): ${reason}`);
   }
 }
@@ -116,11 +150,11 @@ const mibText = (b: number) => (b / 2 ** 20).toFixed(1);
 try {
   await Promise.all(
     Array.from({ length: Number(values.concurrency) }, async () => {
-      while (next < CASES) {
+      while (next < CASES + DICOM_CASES) {
         const index = next++;
         await one(index);
         if (index % 1000 === 199) heaps.push((await isolateHeap(INSPECTOR)).used);
-        if (index % 1000 === 999) console.log(`  ${index + 1}/${CASES}, ${failures.length} failures, workerd RSS ${(workerdResidentBytes() / 2 ** 20).toFixed(0)} MiB`);
+        if (index % 1000 === 999) console.log(`  ${index + 1}/${CASES + DICOM_CASES}, ${failures.length} failures, workerd RSS ${(workerdResidentBytes() / 2 ** 20).toFixed(0)} MiB`);
       }
     }),
   );
@@ -164,8 +198,8 @@ const firstRss = rss.slice(0, 5);
 const lastRss = rss.slice(-5);
 const report = `# Fuzz report
 
-\`npm run fuzz -- --cases ${CASES} --seed ${SEED}\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}):
-${CASES} mutated JPEGs through POST /v1/classify on \`wrangler dev\` (workerd) over loopback, ${values.concurrency} in flight,
+\`npm run fuzz -- --cases ${CASES} --dicom-cases ${DICOM_CASES} --seed ${SEED}\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}):
+${CASES} mutated JPEGs and ${DICOM_CASES} mutated DICOM files (${dicomSources.length} sources: ${dicomSources.map((d) => d.name.slice(6)).join(', ')}) through POST /v1/classify on \`wrangler dev\` (workerd) over loopback, ${values.concurrency} in flight,
 ${generated.length} generated sources and ${real.length} real X-rays from ../shared (mutated in memory, never written).
 Took ${((Date.now() - started) / 1000).toFixed(0)} s.
 

@@ -18,7 +18,9 @@ export const MUTATIONS = [
   'splice',
   'random-bytes',
 ] as const;
-export type Mutation = (typeof MUTATIONS)[number];
+/** DICOM uploads: element-level corruption (tags, VRs, lengths, sequences), plus the generic byte mutations. */
+export const DICOM_MUTATIONS = ['dicom-element', 'bit-flips', 'overwrite', 'truncate', 'splice'] as const;
+export type Mutation = (typeof MUTATIONS)[number] | (typeof DICOM_MUTATIONS)[number];
 
 export interface FuzzSource {
   name: string;
@@ -57,6 +59,23 @@ export function mutate(source: Uint8Array, other: Uint8Array, mutation: Mutation
   const int = (n: number) => Math.floor(random() * n);
   const bytes = source.slice();
   switch (mutation) {
+    case 'dicom-element': {
+      // An element header of the data set (walked as explicit VR little endian; elsewhere a spot in the header
+      // region): its length, VR or tag turned into something hostile, a few times over.
+      const headers = elementHeaders(bytes);
+      for (let k = 1 + int(3); k > 0; k--) {
+        const at = headers.length ? headers[int(headers.length)] : int(Math.min(bytes.length, 2000)) & ~1;
+        if (at + 12 > bytes.length) continue;
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        const choice = int(5);
+        if (choice === 0) view.setUint32(at + 8, [0xffffffff, 0x7fffffff, 0, 1, int(2 ** 31)][int(5)], true); // long length
+        else if (choice === 1) view.setUint16(at + 6, [0xffff, 0, 1, int(65536)][int(4)], true); // short length
+        else if (choice === 2) bytes.set([...['SQ', 'UN', 'OB', 'OW', 'US', 'DS', 'ZZ'][int(7)]].map((c) => c.charCodeAt(0)), at + 4);
+        else if (choice === 3) view.setUint32(at, [0xe000fffe, 0xe0ddfffe, 0xe00dfffe, 0x00107fe0, 0x00100028, 0x30000028][int(6)], true); // tag
+        else for (let i = at + 8; i < Math.min(bytes.length, at + 24); i++) bytes[i] = int(256);
+      }
+      return bytes;
+    }
     case 'bit-flips':
       for (let k = 1 + int(32); k > 0; k--) bytes[int(bytes.length)] ^= 1 << int(8);
       return bytes;
@@ -117,10 +136,28 @@ export function mutate(source: Uint8Array, other: Uint8Array, mutation: Mutation
     case 'random-bytes': {
       const out = new Uint8Array(1 + int(4096));
       for (let k = 0; k < out.length; k++) out[k] = int(256);
-      if (int(2)) out.set([0xff, 0xd8, 0xff]); // a JPEG signature on noise
+      // A JPEG signature on noise, cut to the length (the draw is made either way, so the stream stays the same).
+      if (int(2)) out.set([0xff, 0xd8, 0xff].slice(0, out.length));
       return out;
     }
   }
+}
+
+/** Offsets of the element headers of an explicit VR little endian Part 10 file, up to Pixel Data ([] otherwise). */
+function elementHeaders(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  if (bytes.length < 140 || String.fromCharCode(...bytes.subarray(128, 132)) !== 'DICM') return out;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 132; at + 8 <= bytes.length && out.length < 500; ) {
+    out.push(at);
+    const vr = String.fromCharCode(bytes[at + 4], bytes[at + 5]);
+    if (!/^[A-Z]{2}$/.test(vr) || view.getUint32(at, true) === 0x00107fe0) break;
+    const long = ['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'].includes(vr);
+    const length = long ? view.getUint32(at + 8, true) : view.getUint16(at + 6, true);
+    if (length === 0xffffffff) break;
+    at += (long ? 12 : 8) + length;
+  }
+  return out;
 }
 
 export interface FuzzRecipe {
@@ -131,13 +168,16 @@ export interface FuzzRecipe {
   other: string;
 }
 
-/** Case `index` of the run seeded `seed`: the source, mutation and random stream all follow from both. */
-export function fuzzCase(sources: FuzzSource[], seed: number, index: number): FuzzCase & { recipe: FuzzRecipe } {
+/**
+ * Case `index` of the run seeded `seed`: the source, mutation and random stream all follow from both.
+ * @param mutations MUTATIONS for JPEG sources, DICOM_MUTATIONS for DICOM ones
+ */
+export function fuzzCase(sources: FuzzSource[], seed: number, index: number, mutations: readonly Mutation[] = MUTATIONS): FuzzCase & { recipe: FuzzRecipe } {
   const caseSeed = (seed * 1_000_003 + index) >>> 0;
   const random = seededRandom(caseSeed);
   const source = sources[Math.floor(random() * sources.length)];
   const other = sources[Math.floor(random() * sources.length)];
-  const mutation = MUTATIONS[index % MUTATIONS.length];
+  const mutation = mutations[index % mutations.length];
   const bytes = mutate(source.bytes, other.bytes, mutation, random);
   return { index, source: source.name, mutation, bytes, recipe: { caseSeed, mutation, source: source.name, other: other.name } };
 }
