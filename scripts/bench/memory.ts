@@ -14,7 +14,7 @@
  * - Two in flight: JPEG decoding is synchronous, so two requests never decode at the same moment; their
  *   peak is model + request + the other request's body and tensors.
  *
- * Usage: npx tsx scripts/bench/memory.ts IMAGE.jpg [...]
+ * Usage: npx tsx scripts/bench/memory.ts IMAGE.jpg|IMAGE.dcm [...]
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -44,12 +44,12 @@ async function child(mode: string, file: string): Promise<void> {
     console.log(JSON.stringify({ wasm: memories.reduce((n, m) => n + m.buffer.byteLength, 0), heap: v8.getHeapStatistics().used_heap_size }));
     return;
   }
-  const { preprocessJpeg } = await import('../../src/preprocess');
+  const { preprocessImage } = await import('../../src/preprocess');
   const { PerformanceObserver } = await import('node:perf_hooks');
   const { Session } = await import('node:inspector/promises');
   const body = new Uint8Array(readFileSync(file));
   // Warm: the same image first, so code and JIT state for its path exist (a warm isolate's case).
-  for (let i = 0; i < 5; i++) preprocessJpeg(body, 256, { maxPixels: 100_000_000 });
+  for (let i = 0; i < 5; i++) preprocessImage(body, 256, { maxPixels: 100_000_000 });
   gc();
   await new Promise((resolve) => setTimeout(resolve, 20)); // let that collection's report pass
   const gcs: { startTime: number; duration: number }[] = [];
@@ -61,7 +61,7 @@ async function child(mode: string, file: string): Promise<void> {
   await inspector.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
   const before = process.memoryUsage().arrayBuffers;
   const t0 = performance.now();
-  const image = preprocessJpeg(body, 256, { maxPixels: 100_000_000 });
+  const image = preprocessImage(body, 256, { maxPixels: 100_000_000 });
   const t1 = performance.now();
   const buffers = process.memoryUsage().arrayBuffers - before;
   const { profile } = (await inspector.post('HeapProfiler.stopSampling')) as { profile: { head: SampledNode } };
@@ -90,7 +90,7 @@ if (process.argv[2] === '--child') {
   const model = (wasm + heap) / MB;
   console.log(`model: ORT WASM memory ${(wasm / MB).toFixed(1)} MB + JS heap ${(heap / MB).toFixed(1)} MB = ${model.toFixed(1)} MB\n`);
   const rows = [
-    '| image | megapixels | JPEG bytes | model + ORT (MB) | one request: ArrayBuffers allocated (MB) | one request: JS objects allocated (MB) | two in flight, upper bound (MB) |',
+    '| image | megapixels | file bytes | model + ORT (MB) | one request: ArrayBuffers allocated (MB) | one request: JS objects allocated (MB) | two in flight, upper bound (MB) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const file of process.argv.slice(2)) {
