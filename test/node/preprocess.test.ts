@@ -135,7 +135,7 @@ describe('preprocessJpeg', () => {
 
   it('reports the source size and components', () => {
     const out = preprocessJpeg(encodeJpeg(40, 30, () => 100), 256, LIMITS);
-    expect(out.source).toEqual({ width: 40, height: 30, components: 3, progressive: false });
+    expect(out.source).toEqual({ format: 'jpeg', width: 40, height: 30, components: 3, progressive: false });
     expect(out.pixels.length).toBe(256 * 256);
   });
 });

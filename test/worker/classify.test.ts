@@ -42,7 +42,7 @@ describe('POST /v1/classify', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const body = (await res.json()) as ClassifyBody;
     expectValidClassification(body, classes);
-    expect(body.image).toEqual(image);
+    expect(body.image).toEqual({ format: 'jpeg', ...image });
   });
 
   it('gives an EXIF-rotated upload the same answer as the upright image', async () => {

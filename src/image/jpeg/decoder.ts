@@ -7,8 +7,9 @@
  * it) and dropped, and chroma-only progressive scans are skipped unread.
  */
 import { ImageError } from '../errors';
-import { BitReader, END_OF_BLOCK, buildHuffmanTable, type HuffmanTable } from './huffman';
+import { BitReader, END_OF_BLOCK, type HuffmanTable } from './huffman';
 import { ZIGZAG, idctBlock, idctFlat } from './idct';
+import { readHuffmanTables, readQuantisationTables, readSegment, tableCounter } from './segments';
 
 /** A decoded luminance plane at 1/scale of the image's size. */
 export interface ScaledLuma {
@@ -94,21 +95,9 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
   let jfif = false;
   let scale = 1;
   let scans = 0;
-  let tables = 0;
-  const countTable = () => {
-    if (++tables > MAX_TABLES) throw new ImageError('unsupported', `JPEGs with more than ${MAX_TABLES} quantisation and Huffman tables are not supported.`);
-  };
+  const countTable = tableCounter(MAX_TABLES);
   let pos = 2;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-
-  const segment = (): Uint8Array => {
-    if (pos + 2 > bytes.length) throw new ImageError('invalid', 'The JPEG is truncated.');
-    const length = view.getUint16(pos);
-    if (length < 2 || pos + length > bytes.length) throw new ImageError('invalid', 'Corrupt JPEG: bad segment length.');
-    const data = bytes.subarray(pos + 2, pos + length);
-    pos += length;
-    return data;
-  };
 
   for (;;) {
     if (pos + 1 >= bytes.length) throw new ImageError('invalid', 'The JPEG is truncated.');
@@ -124,31 +113,15 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
       continue;
     }
     if (marker === 0xd9) break; // EOI
-    const data = segment();
+    const data = readSegment(bytes, pos);
+    pos += 2 + data.length;
     switch (marker) {
+      // Lenient table parsing (not strict): this decoder has always read such files this way, and its output is hash-checked.
       case 0xdb: // DQT
-        for (let i = 0; i < data.length; ) {
-          const precision = data[i] >> 4;
-          const id = data[i] & 15;
-          if (id > 3) throw new ImageError('invalid', 'Corrupt JPEG: bad quantisation table.');
-          countTable();
-          const table = new Float32Array(64);
-          for (let k = 0; k < 64; k++) table[ZIGZAG[k]] = precision ? (data[i + 1 + 2 * k] << 8) | data[i + 2 + 2 * k] : data[i + 1 + k];
-          quant[id] = table;
-          i += 1 + 64 * (precision ? 2 : 1);
-        }
+        readQuantisationTables(data, quant, Float32Array, countTable, false);
         break;
       case 0xc4: // DHT
-        for (let i = 0; i < data.length; ) {
-          const cls = data[i] >> 4;
-          const id = data[i] & 15;
-          const counts = data.subarray(i + 1, i + 17);
-          const total = counts.reduce((a, b) => a + b, 0);
-          if (id > 3 || counts.length < 16 || i + 17 + total > data.length) throw new ImageError('invalid', 'Corrupt JPEG: bad Huffman table.');
-          countTable();
-          (cls === 0 ? dcTables : acTables)[id] = buildHuffmanTable(counts, data.subarray(i + 17, i + 17 + total), cls !== 0);
-          i += 17 + total;
-        }
+        readHuffmanTables(data, dcTables, acTables, countTable, false);
         break;
       case 0xdd: // DRI
         restartInterval = view.getUint16(pos - data.length);

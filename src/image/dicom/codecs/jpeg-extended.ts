@@ -11,8 +11,9 @@
  * requires it) and dropped, so no buffer but the output is ever image-sized.
  */
 import { ImageError } from '../../errors';
-import { BitReader, END_OF_BLOCK, buildHuffmanTable, type HuffmanTable } from '../../jpeg/huffman';
+import { BitReader, END_OF_BLOCK, type HuffmanTable } from '../../jpeg/huffman';
 import { ZIGZAG as ZIGZAG_ORDER } from '../../jpeg/idct';
+import { readHuffmanTables, readQuantisationTables, readSegment, tableCounter } from '../../jpeg/segments';
 
 // Local copies: a CommonJS-style transform (tsx) turns each use of an imported binding into a getter call,
 // about 15% of the decode time in a profile of the per-coefficient loop.
@@ -85,14 +86,10 @@ const MAX_PADDING_BITS = 1024;
 export function decodeJpegExtended(bytes: Uint8Array, maxPixels: number): ExtendedImage {
   if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new ImageError('invalid', 'Not a JPEG codestream (no SOI marker).');
   coefficients.fill(0); // a decode that failed half-way through a block may have left some behind
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const quant: (Uint16Array | undefined)[] = [];
   const dcTables: (HuffmanTable | undefined)[] = [];
   const acTables: (HuffmanTable | undefined)[] = [];
-  let tables = 0;
-  const countTable = () => {
-    if (++tables > MAX_TABLES) throw new ImageError('unsupported', `JPEGs with more than ${MAX_TABLES} quantisation and Huffman tables are not supported.`);
-  };
+  const countTable = tableCounter(MAX_TABLES);
   let restartInterval = 0;
   let jfif = false;
   let adobeTransform: number | null = null;
@@ -116,37 +113,15 @@ export function decodeJpegExtended(bytes: Uint8Array, maxPixels: number): Extend
     if (marker === 0xd9) break; // EOI
     // Markers without a segment: TEM, RSTn outside a scan, SOI, and 0xFF00 (stuffing seen out of place).
     if (marker === 0x00 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue;
-    if (pos + 2 > bytes.length) throw new ImageError('invalid', 'The JPEG is truncated.');
-    const length = view.getUint16(pos);
-    if (length < 2 || pos + length > bytes.length) throw new ImageError('invalid', 'Corrupt JPEG: bad segment length.');
-    const data = bytes.subarray(pos + 2, pos + length);
-    pos += length;
+    const data = readSegment(bytes, pos);
+    pos += 2 + data.length;
 
     switch (marker) {
       case 0xdb: // DQT: 8-bit (Pq = 0) or 16-bit (Pq = 1, which 12-bit images need) tables
-        for (let i = 0; i < data.length; ) {
-          const pq = data[i] >> 4;
-          const id = data[i] & 15;
-          const size = pq === 0 ? 64 : 128;
-          if (pq > 1 || id > 3 || i + 1 + size > data.length) throw new ImageError('invalid', 'Corrupt JPEG: bad quantisation table.');
-          countTable();
-          const table = new Uint16Array(64);
-          for (let k = 0; k < 64; k++) table[ZIGZAG[k]] = pq === 0 ? data[i + 1 + k] : (data[i + 1 + 2 * k] << 8) | data[i + 2 + 2 * k];
-          quant[id] = table;
-          i += 1 + size;
-        }
+        readQuantisationTables(data, quant, Uint16Array, countTable);
         break;
       case 0xc4: // DHT
-        for (let i = 0; i < data.length; ) {
-          const cls = data[i] >> 4;
-          const id = data[i] & 15;
-          const counts = data.subarray(i + 1, i + 17);
-          const total = counts.reduce((a, b) => a + b, 0);
-          if (cls > 1 || id > 3 || counts.length < 16 || i + 17 + total > data.length) throw new ImageError('invalid', 'Corrupt JPEG: bad Huffman table.');
-          countTable();
-          (cls === 0 ? dcTables : acTables)[id] = buildHuffmanTable(counts, data.subarray(i + 17, i + 17 + total), cls === 1);
-          i += 17 + total;
-        }
+        readHuffmanTables(data, dcTables, acTables, countTable);
         break;
       case 0xdd: // DRI
         if (data.length < 2) throw new ImageError('invalid', 'Corrupt JPEG: bad restart interval.');

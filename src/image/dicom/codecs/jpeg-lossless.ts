@@ -4,7 +4,8 @@
  * use is decoded: one interleaved scan of 1 or 3 components with 1x1 sampling; the rest is refused.
  */
 import { ImageError } from '../../errors';
-import { BitReader, buildHuffmanTable, type HuffmanTable } from '../../jpeg/huffman';
+import { BitReader, type HuffmanTable } from '../../jpeg/huffman';
+import { readHuffmanTables, readSegment, tableCounter } from '../../jpeg/segments';
 
 export interface LosslessImage {
   width: number;
@@ -41,7 +42,7 @@ interface Frame {
 export function decodeJpegLossless(bytes: Uint8Array, maxPixels: number): LosslessImage {
   if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new ImageError('invalid', 'Not a JPEG codestream (no SOI marker).');
   const tables: (HuffmanTable | undefined)[] = [];
-  let tableCount = 0;
+  const countTable = tableCounter(MAX_TABLES, () => new ImageError('invalid', 'Corrupt lossless JPEG: too many Huffman tables.'));
   let frame: Frame | undefined;
   let restartInterval = 0;
   let pos = 2;
@@ -57,27 +58,12 @@ export function decodeJpegLossless(bytes: Uint8Array, maxPixels: number): Lossle
     }
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // TEM, stray RSTn: no segment
     if (marker === 0xd8 || marker === 0xd9 || marker === 0x00) throw new ImageError('invalid', 'Corrupt lossless JPEG: unexpected marker before the scan.');
-    if (pos + 2 > bytes.length) throw new ImageError('invalid', 'The lossless JPEG is truncated.');
-    const length = (bytes[pos] << 8) | bytes[pos + 1];
-    if (length < 2 || pos + length > bytes.length) throw new ImageError('invalid', 'Corrupt lossless JPEG: bad segment length.');
-    const data = bytes.subarray(pos + 2, pos + length);
-    pos += length;
+    const data = readSegment(bytes, pos, 'lossless JPEG');
+    pos += 2 + data.length;
 
     if (marker === 0xc4) {
-      for (let i = 0; i < data.length; ) {
-        const cls = data[i] >> 4;
-        const id = data[i] & 15;
-        const counts = data.subarray(i + 1, i + 17);
-        let total = 0;
-        for (const n of counts) total += n;
-        if (cls > 1 || id > 3 || counts.length < 16 || i + 17 + total > data.length) throw new ImageError('invalid', 'Corrupt lossless JPEG: bad Huffman table.');
-        if (++tableCount > MAX_TABLES) throw new ImageError('invalid', 'Corrupt lossless JPEG: too many Huffman tables.');
-        const symbols = data.subarray(i + 17, i + 17 + total);
-        // Lossless scans use only the DC-style tables (class 0); a stray AC table is harmless and ignored.
-        // Symbols past 16 are not refused here: some encoders list all 256 to make the code complete.
-        if (cls === 0) tables[id] = buildHuffmanTable(counts, symbols, false);
-        i += 17 + total;
-      }
+      // Lossless scans use only the DC-style tables (class 0); a stray AC table is harmless and ignored (null).
+      readHuffmanTables(data, tables, null, countTable, true, 'lossless JPEG');
     } else if (marker === 0xdd) {
       if (data.length !== 2) throw new ImageError('invalid', 'Corrupt lossless JPEG: bad DRI segment.');
       restartInterval = (data[0] << 8) | data[1];

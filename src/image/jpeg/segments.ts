@@ -1,0 +1,94 @@
+/**
+ * Marker-segment parsing shared by the JPEG decoders (ITU T.81 B.2.4, B.1.1.4): the 8-bit decoder here and the
+ * 12-bit sequential and lossless ones in src/image/dicom/codecs. All of it runs once per segment, never per block.
+ *
+ * Error messages name the format as each decoder does (`JPEG`, `lossless JPEG`), so that every decoder keeps
+ * the messages it has always thrown.
+ */
+import { ImageError } from '../errors';
+import { buildHuffmanTable, type HuffmanTable } from './huffman';
+import { ZIGZAG } from './idct';
+
+/**
+ * Reads the length-prefixed segment whose length field starts at `pos` (just after its marker).
+ * @param name the format in error messages: `JPEG` or `lossless JPEG`
+ * @returns the segment's payload (without the length field); the segment ends at `pos + 2 + payload.length`
+ * @throws ImageError `invalid` when the length field is cut off or the length is out of bounds
+ */
+export function readSegment(bytes: Uint8Array, pos: number, name = 'JPEG'): Uint8Array {
+  if (pos + 2 > bytes.length) throw new ImageError('invalid', `The ${name} is truncated.`);
+  const length = (bytes[pos] << 8) | bytes[pos + 1];
+  if (length < 2 || pos + length > bytes.length) throw new ImageError('invalid', `Corrupt ${name}: bad segment length.`);
+  return bytes.subarray(pos + 2, pos + length);
+}
+
+/**
+ * Returns a function to call once per quantisation or Huffman table a file defines: it throws once more than
+ * `max` have been defined, before they are built, as thousands of tiny tables cost table building alone.
+ * @param error the error to throw; by default `unsupported`, naming the limit
+ */
+export function tableCounter(
+  max: number,
+  error = () => new ImageError('unsupported', `JPEGs with more than ${max} quantisation and Huffman tables are not supported.`),
+): () => void {
+  let tables = 0;
+  return () => {
+    if (++tables > max) throw error();
+  };
+}
+
+/**
+ * Reads the tables of a DHT segment's payload into `dcTables` (class 0) and `acTables` (class 1), by id.
+ * @param acTables null to skip AC tables unbuilt (lossless scans use class 0 only, so a stray AC table is harmless)
+ * @param countTable called for every table, before it is built (see tableCounter)
+ * @param strict refuse classes above 1; when false (the 8-bit decoder, which always allowed it) any nonzero
+ *   class is an AC table
+ * @param name the format in error messages: `JPEG` or `lossless JPEG`
+ * @throws ImageError `invalid` for a bad class, an id above 3, or a table that runs past the segment
+ */
+export function readHuffmanTables(
+  data: Uint8Array, dcTables: (HuffmanTable | undefined)[], acTables: (HuffmanTable | undefined)[] | null,
+  countTable: () => void, strict = true, name = 'JPEG',
+): void {
+  for (let i = 0; i < data.length; ) {
+    const cls = data[i] >> 4;
+    const id = data[i] & 15;
+    const counts = data.subarray(i + 1, i + 17);
+    let total = 0;
+    for (const n of counts) total += n;
+    if ((strict && cls > 1) || id > 3 || counts.length < 16 || i + 17 + total > data.length) {
+      throw new ImageError('invalid', `Corrupt ${name}: bad Huffman table.`);
+    }
+    countTable();
+    // Symbols past 16 in a DC table are not refused here: some encoders list all 256 to make the code complete.
+    if (cls === 0) dcTables[id] = buildHuffmanTable(counts, data.subarray(i + 17, i + 17 + total), false);
+    else if (acTables) acTables[id] = buildHuffmanTable(counts, data.subarray(i + 17, i + 17 + total), true);
+    i += 17 + total;
+  }
+}
+
+/**
+ * Reads the tables of a DQT segment's payload into `quant`, by id, in natural (row-major) order: the segment
+ * lists each table's 64 entries in zig-zag order, 8-bit (Pq = 0) or 16-bit (Pq = 1, which 12-bit images need).
+ * @param Table the array type each decoder multiplies by (Float32Array, Uint16Array), made 64 long
+ * @param countTable called for every table, before it is read (see tableCounter)
+ * @param strict refuse Pq above 1 and tables that run past the segment; when false (the 8-bit decoder, whose
+ *   output for such files is kept as it always was) any nonzero Pq is 16-bit and missing entries read as
+ *   undefined (NaN in a Float32Array)
+ * @throws ImageError `invalid` for an id above 3, and with `strict` for a bad Pq or a cut-off table
+ */
+export function readQuantisationTables<T extends Float32Array | Uint16Array>(
+  data: Uint8Array, quant: (T | undefined)[], Table: new (length: number) => T, countTable: () => void, strict = true,
+): void {
+  for (let i = 0; i < data.length; ) {
+    const pq = data[i] >> 4;
+    const id = data[i] & 15;
+    const size = pq === 0 ? 64 : 128;
+    if (id > 3 || (strict && (pq > 1 || i + 1 + size > data.length))) throw new ImageError('invalid', 'Corrupt JPEG: bad quantisation table.');
+    countTable();
+    const table = new Table(64);
+    for (let k = 0; k < 64; k++) table[ZIGZAG[k]] = pq === 0 ? data[i + 1 + k] : (data[i + 1 + 2 * k] << 8) | data[i + 2 + 2 * k];
+    quant[id] = table;
+    i += 1 + size;
+  }
+}
