@@ -10,6 +10,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
+import { openApi } from './api/openapi';
 import { requireApiKey } from './auth/require-api-key';
 import type { AppEnv } from './env';
 import { accessLog } from './http/access-log';
@@ -54,6 +55,7 @@ app.use('/v1/*', rateLimit);
 
 app.route('/', home);
 app.route('/', health);
+app.route('/', openApi);
 app.route('/v1/model', model);
 app.route('/v1/classify', classify);
 app.route('/v1/explain', explain);
@@ -64,6 +66,8 @@ const ALLOWED: Record<string, string> = {
   '/': 'GET, HEAD',
   '/healthz': 'GET, HEAD',
   '/readyz': 'GET, HEAD',
+  '/openapi.json': 'GET, HEAD',
+  '/docs': 'GET, HEAD',
   '/v1/model': 'GET, HEAD',
   '/v1/usage': 'GET, HEAD',
   '/v1/classify': 'POST',

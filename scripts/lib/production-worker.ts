@@ -8,6 +8,7 @@
  * front, no DevTools inspector attached (which makes every console.log a protocol message), and none of
  * wrangler's dev-only middleware: the closest local stand-in for the deployed request path.
  */
+import type { Readable } from 'node:stream';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,7 +73,8 @@ export async function startBundle(bundle: Bundle, persistTo: string, vars: Recor
     host: '127.0.0.1',
     port: 0,
     // The access log still runs (as in production); its lines are read and dropped here.
-    handleRuntimeStdio: (stdout, stderr) => {
+    // Typed here: miniflare's declarations name zod 3 types, which resolve to the project's zod 4.
+    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
       stdout.resume();
       stderr.resume();
     },

@@ -14,6 +14,7 @@ import type { LoadedModel } from '../inference/model';
 import type { ModelInfo } from '../inference/model-info';
 import { preprocessImage, type PreprocessedImage } from '../preprocess';
 import { requireModel } from './model';
+import type { ClassifyBody } from '../api/schemas';
 
 const IMAGE_PROBLEM = {
   invalid: 'invalid_image',
@@ -91,7 +92,7 @@ export async function analyseUpload(
  * The response body of /v1/classify (and the first part of /v1/explain's). The assessment members are
  * present only for a model that has one, so older models answer exactly as before.
  */
-export function classificationBody(info: ModelInfo, { image, result: { probabilities }, accepted }: Pick<Analysis, 'image' | 'result' | 'accepted'>) {
+export function classificationBody(info: ModelInfo, { image, result: { probabilities }, accepted }: Pick<Analysis, 'image' | 'result' | 'accepted'>): ClassifyBody {
   let best = 0;
   for (let i = 1; i < probabilities.length; i++) if (probabilities[i] > probabilities[best]) best = i;
   return {

@@ -6,6 +6,7 @@ import { renderOverlay } from '../explain/overlay';
 import { problem } from '../http/problem';
 import { meter } from '../metering/billing';
 import { analyseUpload, classificationBody } from './analyse';
+import type { ExplainBody } from '../api/schemas';
 
 /** Long side of the rendered overlay image, in pixels (never larger than the upload). */
 export const OVERLAY_LONG_SIDE = 512;
@@ -68,7 +69,7 @@ export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) 
   for (let y = 0; y < cam.height; y++) {
     rows.push(Array.from(cam.values.subarray(y * cam.width, (y + 1) * cam.width), (v) => Math.round(v * 1e4) / 1e4));
   }
-  return c.json({
+  return c.json<ExplainBody>({
     ...body,
     ...(display && image.display && { display: await displayPng(image.display) }),
     explanation: {

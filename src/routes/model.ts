@@ -3,6 +3,7 @@ import type { AppEnv } from '../env';
 import { problem } from '../http/problem';
 import type { AssessmentMetadata } from '../inference/assessment';
 import { getModel, type LoadedModel } from '../inference/model';
+import type { ModelCardBody } from '../api/schemas';
 
 /** The loaded model, or a 503 model_unavailable problem (the next request retries the load). */
 export async function requireModel(): Promise<LoadedModel> {
@@ -18,7 +19,7 @@ export async function requireModel(): Promise<LoadedModel> {
 /** `GET /v1/model`: the model card, straight from the model's metadata. */
 export const model = new Hono<AppEnv>().get('/', async (c) => {
   const { info } = (await requireModel()).classifier;
-  return c.json({
+  return c.json<ModelCardBody>({
     name: info.name,
     version: info.version,
     sha256: info.sha256,

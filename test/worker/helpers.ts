@@ -1,7 +1,11 @@
 import { SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
+import { z } from '@hono/zod-openapi';
+type ZodType = z.ZodType;
 import { newApiKey, saveApiKey, type ApiKeyRecord } from '../../src/auth/api-keys';
+import { ROUTES } from '../../src/api/routes';
+import { Problem } from '../../src/api/schemas';
 
 export const BASE = 'http://cxr.test';
 
@@ -23,7 +27,32 @@ export async function api(path: string, init: RequestInit = {}): Promise<Respons
   await saveApiKey(env.API_KEYS, record);
   const headers = new Headers(init.headers);
   if (!headers.has('authorization')) headers.set('authorization', `Bearer ${key}`);
-  return SELF.fetch(`${BASE}${path}`, { ...init, headers });
+  const res = await SELF.fetch(`${BASE}${path}`, { ...init, headers });
+  await checkContract(init.method ?? 'GET', path, res);
+  return res;
+}
+
+/**
+ * Checks a response against what GET /openapi.json declares for it (src/api/routes.ts): the status is one the
+ * operation lists, the content type one that status lists, and a JSON body parses with the declared schema.
+ * Every request the Worker tests send through api() (and classify()) passes through here: a drift fails them.
+ */
+export async function checkContract(method: string, path: string, res: Response): Promise<void> {
+  const pathname = new URL(path, BASE).pathname;
+  const where = `${method} ${pathname} -> ${res.status}`;
+  if (!res.headers.get('x-request-id')) throw new Error(`${where}: no X-Request-Id`);
+  const type = (res.headers.get('content-type') ?? '').split(';')[0].trim();
+  const route = ROUTES.find((r) => r.method === method.toLowerCase() && r.path === pathname);
+  // Unknown paths and methods answer 404/405 outside any operation: still problem+json.
+  const declared = route
+    ? (route.responses as Record<number, { content?: Record<string, { schema: ZodType }> }>)[res.status]
+    : { content: { 'application/problem+json': { schema: Problem as ZodType } } };
+  if (!declared) throw new Error(`${where}: a status the OpenAPI document does not declare for this operation`);
+  const content = declared.content?.[type];
+  if (!content) throw new Error(`${where}: content type "${type}" is not declared (${Object.keys(declared.content ?? {}).join(', ')})`);
+  if (!type.endsWith('json')) return;
+  const result = content.schema.safeParse(await res.clone().json());
+  if (!result.success) throw new Error(`${where}: the body does not match the OpenAPI schema:\n${z.prettifyError(result.error)}`);
 }
 
 /** Fixture bytes by name (see test/helpers/fixtures.ts). */
