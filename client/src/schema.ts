@@ -15,8 +15,14 @@ export interface paths {
          */
         post: {
             parameters: {
-                query?: never;
-                header?: never;
+                query?: {
+                    /** @description The operating point of `decision` (GET /v1/model lists them: `screening`, `balanced`); default: the model’s (`balanced`). */
+                    operatingPoint?: string;
+                };
+                header?: {
+                    /** @description With Accept: application/fhir+json, the subject of the report as a relative reference (e.g. Patient/123); echoed in the answer only, never stored or logged. */
+                    "x-fhir-subject"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -32,7 +38,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description The classification. */
+                /** @description The classification (JSON, or FHIR R4 with Accept: application/fhir+json). */
                 200: {
                     headers: {
                         /** @description Identifies the request in the logs; quote it when reporting a problem. */
@@ -45,9 +51,10 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Classification"];
+                        "application/fhir+json": components["schemas"]["FhirBundle"];
                     };
                 };
-                /** @description `empty_body`: Empty body; `invalid_image`: Invalid image */
+                /** @description `empty_body`: Empty body; `invalid_image`: Invalid image; `invalid_parameter`: Invalid parameter */
                 400: {
                     headers: {
                         /** @description Identifies the request in the logs; quote it when reporting a problem. */
@@ -62,7 +69,7 @@ export interface paths {
                             status: number;
                             detail: string;
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_image";
+                            code: "empty_body" | "invalid_image" | "invalid_parameter";
                             /** @description not_a_chest_xray from the gate: the kind of image it saw */
                             kind?: string | null;
                             /** @description not_a_chest_xray: gate, distance, dicom_modality, dicom_view_position or dicom_body_part */
@@ -339,8 +346,13 @@ export interface paths {
                     class?: string;
                     /** @description Add the radiograph as rendered for the model (JSON only). */
                     display?: "png";
+                    /** @description The operating point of `decision` (GET /v1/model lists them: `screening`, `balanced`); default: the model’s (`balanced`). */
+                    operatingPoint?: string;
                 };
-                header?: never;
+                header?: {
+                    /** @description With Accept: application/fhir+json, the subject of the report as a relative reference (e.g. Patient/123); echoed in the answer only, never stored or logged. */
+                    "x-fhir-subject"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -381,6 +393,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Explanation"];
+                        "application/fhir+json": components["schemas"]["FhirBundle"];
                         "image/png": string;
                         "image/jpeg": string;
                     };
@@ -1293,6 +1306,17 @@ export interface components {
             };
             abstain?: boolean;
             abstainReasons?: string[];
+            /** @description Per class, positive when its probability is at least the threshold of the operating point (?operatingPoint=, else the model’s default). */
+            decision?: {
+                operatingPoint: string;
+                thresholds: {
+                    [key: string]: number;
+                };
+                positive: {
+                    [key: string]: boolean;
+                };
+                positives: string[];
+            };
         };
         /** @description The upload as shown upright (after EXIF orientation). */
         ImageInfo: {
@@ -1321,6 +1345,25 @@ export interface components {
                 function?: "LINEAR" | "LINEAR_EXACT" | "SIGMOID";
             } | null;
             frames: number;
+        };
+        /** @description FHIR R4 Bundle (collection): a preliminary DiagnosticReport, one Observation per class (probability, and POS/NEG at the operating point), a Device for the model; all labelled AI-asserted. */
+        FhirBundle: {
+            /** @enum {string} */
+            resourceType: "Bundle";
+            /** @enum {string} */
+            type: "collection";
+            timestamp: string;
+            entry: {
+                fullUrl: string;
+                resource: {
+                    /** @enum {string} */
+                    resourceType: "DiagnosticReport" | "Observation" | "Device";
+                } & {
+                    [key: string]: unknown;
+                };
+            }[];
+        } & {
+            [key: string]: unknown;
         };
         Explanation: components["schemas"]["Classification"] & {
             /** @description With ?display=png: the radiograph as rendered for the model, long side ≤ 512. */
@@ -1383,6 +1426,17 @@ export interface components {
                 } & {
                     [key: string]: unknown;
                 };
+                operatingPoints: {
+                    default: string;
+                    targetSensitivity: number;
+                    screened: string[];
+                    thresholds: {
+                        [key: string]: {
+                            [key: string]: number;
+                        };
+                    };
+                    chosenOn: string;
+                } | null;
             } | null;
         };
         Usage: {

@@ -207,6 +207,7 @@ async function main(): Promise<number> {
       model_version: recipe.version, command: recipe.training?.command, holdout: recipe.training?.holdout,
       test: { accuracy: m.accuracy, ece: m.ece, per_class: m.per_class, prediction_set: m.prediction_set, false_refusals: m.false_refusals },
       unseen_val: m.unseen_val, unseen_test: m.unseen_test, per_unseen_source: m.per_unseen_source, gate: m.gate, shortcut_probe: m.shortcut_probe,
+      operating_points: m.operating_points,
     };
   }
   // Negatives: per raw kind, a seeded 70/15/15 split by file.

@@ -108,6 +108,7 @@ lines.push(
   `| refused / flagged / abstains | ${shown.map(([, f]) => `${pct(f.false_refusals)} / ${pct(f.flagged_unlike_training)} / ${pct(f.abstain)}`).join(' | ')} |`,
   ...classes.map((c) => `| ${c} | ${shown.map(([, f]) => (f.per_class[c]?.support ? `${num(f.per_class[c].sensitivity)} / ${num(f.per_class[c].specificity)} (${f.per_class[c].support})` : '–')).join(' | ')} |`),
   '',
+  ...operatingPointLines(),
   'Per unseen source, gate refusals per kind, leave-one-kind-out and the shortcut probe: [model.card.md](model.card.md).',
   '',
   '![Confusion matrix on the test split](model.confusion.png)',
@@ -115,6 +116,41 @@ lines.push(
 );
 if (unseen) lines.push('![Confusion matrix on unseen sources](model.confusion-unseen.png)', '');
 lines.push('![Loss and accuracy per epoch](model.curves.png)', '');
+
+/** Thresholds per operating point, with sensitivity / specificity on the test split and unseen sources. */
+function operatingPointLines(): string[] {
+  const points = card.assessment?.operating_points;
+  const figures = m.operating_points;
+  if (!points || !figures) return [];
+  type Cell = { sensitivity: number | null; specificity: number | null };
+  const unseenPoints: Record<string, Record<string, Cell>> | undefined = t.holdout?.final ? recipe?.operating_points?.unseen_test : figures.unseen_test;
+  const cols: [string, Record<string, Record<string, Cell>> | undefined][] = [
+    ['test split (seen sources)', figures.test],
+    [`unseen sources, test${fromRecipe}${t.holdout?.final ? ', its own thresholds' : ''}`, unseenPoints],
+  ];
+  const present = cols.filter((c): c is [string, Record<string, Record<string, Cell>>] => !!c[1]);
+  const tb = unseenPoints?.screening?.Tuberculosis;
+  return [
+    `Decision thresholds (\`decision\` in every answer; \`?operatingPoint=\`, default \`${points.default}\`), chosen by the export on ${points.chosen_on}:`,
+    `\`screening\` keeps validation sensitivity ≥ ${points.target_sensitivity} for ${points.screened.join(', ')} at the best specificity that allows; \`balanced\` maximises Youden's J.`,
+    '',
+    `| operating point | class | threshold | ${present.map(([n]) => `${n}: sens / spec`).join(' | ')} |`,
+    `| --- | --- | ---: |${' ---: |'.repeat(present.length)}`,
+    ...Object.entries(points.thresholds as Record<string, Record<string, number>>).flatMap(([point, byClass]) =>
+      classes.map((c) => `| ${point} | ${c} | ${byClass[c].toFixed(4)} | ${present.map(([, f]) => `${num(f[point]?.[c]?.sensitivity)} / ${num(f[point]?.[c]?.specificity)}`).join(' | ')} |`),
+    ),
+    '',
+    ...(t.holdout?.final
+      ? ['The shipped model\'s thresholds were chosen on validation groups of which some share a source with its training',
+          '(the `--final` caveat above), so on sources it never saw expect lower sensitivity at them than on its test split; the',
+          'unseen-source column is the recipe run at its own thresholds, chosen on groups it never trained on.', '']
+      : []),
+    ...(tb
+      ? [`Against the WHO's minimum for a tuberculosis triage test (sensitivity 0.90 at specificity 0.70), on unseen sources at \`screening\`: ` +
+          `sensitivity ${num(tb.sensitivity)}, specificity ${num(tb.specificity)} — ${tb.sensitivity !== null && tb.specificity !== null && tb.sensitivity >= 0.9 && tb.specificity >= 0.7 ? 'met' : '**not met**'}.`, '']
+      : []),
+  ];
+}
 
 const readme = readFileSync(readmePath, 'utf8');
 const start = '<!-- model-section -->';

@@ -10,7 +10,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ProblemCode } from '../http/problem';
 import { PROBLEMS } from '../http/problem';
-import { ClassifyResponse, ExplainResponse, Health, ModelCard, problemSchema, Ready, Usage } from './schemas';
+import { ClassifyResponse, ExplainResponse, FhirBundle, Health, ModelCard, problemSchema, Ready, Usage } from './schemas';
 
 const header = (description: string) => ({ schema: { type: 'string' as const }, description });
 const REQUEST_ID = { 'X-Request-Id': header('Identifies the request in the logs; quote it when reporting a problem.') };
@@ -58,12 +58,20 @@ const uploadBody = {
     'multipart/form-data': { schema: z.object({ image: binary }) },
   },
 };
+const operatingPointParameter = z.string().optional().openapi({
+  description: 'The operating point of `decision` (GET /v1/model lists them: `screening`, `balanced`); default: the model’s (`balanced`).',
+});
 const uploadHeaders = {
   ...REQUEST_ID,
   'Server-Timing': header('With SERVER_TIMING on: read, decode and infer durations.'),
   'X-DICOM-Frame': header('A multi-frame DICOM upload: which frame was read, e.g. "1; of=3".'),
 };
 const security = [{ bearerAuth: [] }];
+const fhirHeaders = z.object({
+  'x-fhir-subject': z.string().optional().openapi({
+    description: 'With Accept: application/fhir+json, the subject of the report as a relative reference (e.g. Patient/123); echoed in the answer only, never stored or logged.',
+  }),
+});
 
 export const classifyRoute = createRoute({
   method: 'post',
@@ -71,10 +79,14 @@ export const classifyRoute = createRoute({
   summary: 'Classify a chest X-ray',
   description: 'Calibrated probabilities for each class, with the assessment and prediction set of a model that has them.',
   security,
-  request: { body: uploadBody },
+  request: { body: uploadBody, query: z.object({ operatingPoint: operatingPointParameter }), headers: fhirHeaders },
   responses: {
-    200: { description: 'The classification.', headers: uploadHeaders, content: { 'application/json': { schema: ClassifyResponse } } },
-    ...problems(UPLOAD),
+    200: {
+      description: 'The classification (JSON, or FHIR R4 with Accept: application/fhir+json).',
+      headers: uploadHeaders,
+      content: { 'application/json': { schema: ClassifyResponse }, 'application/fhir+json': { schema: FhirBundle } },
+    },
+    ...problems([...UPLOAD, 'invalid_parameter']),
   },
 });
 
@@ -90,7 +102,9 @@ export const explainRoute = createRoute({
     query: z.object({
       class: z.string().optional().openapi({ description: 'Explain this class instead of the predicted one.' }),
       display: z.enum(['png']).optional().openapi({ description: 'Add the radiograph as rendered for the model (JSON only).' }),
+      operatingPoint: operatingPointParameter,
     }),
+    headers: fhirHeaders,
   },
   responses: {
     200: {
@@ -106,6 +120,7 @@ export const explainRoute = createRoute({
       },
       content: {
         'application/json': { schema: ExplainResponse },
+        'application/fhir+json': { schema: FhirBundle },
         'image/png': { schema: binary },
         'image/jpeg': { schema: binary },
       },

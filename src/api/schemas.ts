@@ -79,6 +79,15 @@ export const ClassifyResponse = z
     predictionSet: z.object({ coverage: z.number(), classes: z.array(z.string()) }).optional(),
     abstain: z.boolean().optional(),
     abstainReasons: z.array(z.string()).optional(),
+    decision: z
+      .object({
+        operatingPoint: z.string(),
+        thresholds: z.record(z.string(), z.number().min(0).max(1)),
+        positive: z.record(z.string(), z.boolean()),
+        positives: z.array(z.string()),
+      })
+      .optional()
+      .openapi({ description: 'Per class, positive when its probability is at least the threshold of the operating point (?operatingPoint=, else the model’s default).' }),
   })
   .openapi('Classification');
 
@@ -112,6 +121,15 @@ export const ModelCard = z
         gate: z.object({ kinds: z.array(z.string()), accept: z.string(), threshold: z.number(), descriptions: z.record(z.string(), z.string()) }),
         ood: z.object({ flagAbove: z.number(), refuseAbove: z.number(), flagQuantile: z.number().nullable(), refuseQuantile: z.number().nullable() }),
         conformal: z.object({ coverage: z.number(), method: z.string(), minProbability: z.record(z.string(), z.number()) }).passthrough(),
+        operatingPoints: z
+          .object({
+            default: z.string(),
+            targetSensitivity: z.number(),
+            screened: z.array(z.string()),
+            thresholds: z.record(z.string(), z.record(z.string(), z.number())),
+            chosenOn: z.string(),
+          })
+          .nullable(),
       })
       .nullable(),
   })
@@ -129,6 +147,19 @@ export const Usage = z
     metered: z.boolean(),
   })
   .openapi('Usage');
+
+export const FhirBundle = z
+  .object({
+    resourceType: z.literal('Bundle'),
+    type: z.literal('collection'),
+    timestamp: z.string(),
+    entry: z.array(z.object({ fullUrl: z.string(), resource: z.object({ resourceType: z.enum(['DiagnosticReport', 'Observation', 'Device']) }).passthrough() })),
+  })
+  .passthrough()
+  .openapi('FhirBundle', {
+    description:
+      'FHIR R4 Bundle (collection): a preliminary DiagnosticReport, one Observation per class (probability, and POS/NEG at the operating point), a Device for the model; all labelled AI-asserted.',
+  });
 
 export const Health = z.object({ status: z.literal('ok') }).openapi('Health');
 export const Ready = z.object({ status: z.literal('ready'), model: z.object({ name: z.string(), version: z.string() }) }).openapi('Ready');

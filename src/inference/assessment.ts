@@ -6,6 +6,7 @@
  */
 
 /** The `assessment` metadata key, as validated by {@link parseAssessment}. */
+import { parseOperatingPoints, type OperatingPoints } from './operating-points';
 export interface AssessmentMetadata {
   gate: {
     /** Graph output with the gate's softmax, one column per kind. */
@@ -37,6 +38,8 @@ export interface AssessmentMetadata {
     /** Class name -> the probability a class needs to enter the set. */
     minProbability: Record<string, number>;
   };
+  /** Decision thresholds by named operating point; null for a model exported before they existed. */
+  operatingPoints: OperatingPoints | null;
 }
 
 /** What the Worker answers instead of a classification. */
@@ -84,7 +87,7 @@ export function parseAssessment(text: string, classes: readonly string[]): Asses
   const fail = (what: string): never => {
     throw new Error(`model metadata "assessment": ${what}`);
   };
-  const { gate, ood, conformal } = (isObject(raw) ? raw : fail('not an object')) as Record<string, unknown>;
+  const { gate, ood, conformal, operating_points } = (isObject(raw) ? raw : fail('not an object')) as Record<string, unknown>;
   if (!isObject(gate)) fail('"gate" missing');
   if (!isObject(ood)) fail('"ood" missing');
   if (!isObject(conformal)) fail('"conformal" missing');
@@ -138,6 +141,7 @@ export function parseAssessment(text: string, classes: readonly string[]): Asses
       method: typeof k.method === 'string' ? k.method : '',
       minProbability: Object.fromEntries(classes.map((name) => [name, minProbability[name] as number])),
     },
+    operatingPoints: parseOperatingPoints(operating_points, classes),
   };
 }
 

@@ -9,6 +9,7 @@ import { stageTimer } from '../http/server-timing';
 import { readImageUpload } from '../http/upload';
 import { ImageError } from '../image/errors';
 import { assess, type Acceptance } from '../inference/assessment';
+import { decide, type OperatingPoints } from '../inference/operating-points';
 import type { Classification } from '../inference/classifier';
 import type { LoadedModel } from '../inference/model';
 import type { ModelInfo } from '../inference/model-info';
@@ -29,6 +30,28 @@ export interface Analysis {
   result: Classification;
   /** The assessment of an accepted image; null for a model without one. */
   accepted: Acceptance | null;
+  /** The operating point the answer's decision uses (?operatingPoint=, else the model's default); null without any. */
+  operatingPoint: string | null;
+}
+
+/**
+ * The operating point a request asks for (`?operatingPoint=`), else the model's default.
+ * @throws problem 400 invalid_parameter for a name the model does not have
+ */
+function chooseOperatingPoint(requested: string | undefined, points: OperatingPoints | null): string | null {
+  if (requested === undefined) return points?.default ?? null;
+  const names = Object.keys(points?.thresholds ?? {});
+  if (!names.includes(requested)) {
+    // Echoed so the caller sees what arrived, but never at any length.
+    const shown = requested.length > 64 ? `${requested.slice(0, 64)}…` : requested;
+    throw problem(
+      'invalid_parameter',
+      names.length
+        ? `Unknown operating point ${JSON.stringify(shown)}; use one of: ${names.join(', ')}.`
+        : 'This model was exported without operating points.',
+    );
+  }
+  return requested;
 }
 
 /**
@@ -48,6 +71,7 @@ export async function analyseUpload(
   const model = await requireModel();
   await timer?.mark('read');
   c.set('modelVersion', model.classifier.info.version);
+  const operatingPoint = chooseOperatingPoint(c.req.query('operatingPoint'), model.classifier.info.assessment?.operatingPoints ?? null);
   options.validate?.(model);
   let image: PreprocessedImage;
   try {
@@ -74,7 +98,7 @@ export async function analyseUpload(
     c.header('server-timing', timer.header());
   }
   const { info } = model.classifier;
-  if (!info.assessment) return { model, image, result, accepted: null };
+  if (!info.assessment) return { model, image, result, accepted: null, operatingPoint };
   const verdict = assess(info.assessment, info.classes, {
     probabilities: result.probabilities,
     gateProbabilities: result.gateProbabilities!,
@@ -85,14 +109,18 @@ export async function analyseUpload(
     // Names and scores only: the problem body never carries pixels.
     throw problem('not_a_chest_xray', detail, {}, { kind, reason, chestXrayScore, oodDistance });
   }
-  return { model, image, result, accepted: verdict };
+  return { model, image, result, accepted: verdict, operatingPoint };
 }
 
 /**
  * The response body of /v1/classify (and the first part of /v1/explain's). The assessment members are
  * present only for a model that has one, so older models answer exactly as before.
  */
-export function classificationBody(info: ModelInfo, { image, result: { probabilities }, accepted }: Pick<Analysis, 'image' | 'result' | 'accepted'>): ClassifyBody {
+export function classificationBody(
+  info: ModelInfo,
+  { image, result: { probabilities }, accepted, operatingPoint }: Pick<Analysis, 'image' | 'result' | 'accepted' | 'operatingPoint'>,
+): ClassifyBody {
+  const points = info.assessment?.operatingPoints;
   let best = 0;
   for (let i = 1; i < probabilities.length; i++) if (probabilities[i] > probabilities[best]) best = i;
   return {
@@ -112,5 +140,6 @@ export function classificationBody(info: ModelInfo, { image, result: { probabili
       abstain: accepted.abstain,
       abstainReasons: accepted.abstainReasons,
     }),
+    ...(accepted && points && operatingPoint && { decision: decide(points, operatingPoint, info.classes, probabilities) }),
   };
 }

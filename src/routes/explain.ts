@@ -7,6 +7,7 @@ import { problem } from '../http/problem';
 import { meter } from '../metering/billing';
 import { analyseUpload, classificationBody } from './analyse';
 import type { ExplainBody } from '../api/schemas';
+import { fhirRequest, fhirResponse } from '../api/fhir';
 
 /** Long side of the rendered overlay image, in pixels (never larger than the upload). */
 export const OVERLAY_LONG_SIDE = 512;
@@ -21,14 +22,15 @@ export const OVERLAY_LONG_SIDE = 512;
  */
 export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) => {
   const accept = c.req.header('accept') ?? '';
-  const format = /image\/png/i.test(accept) ? 'png' : /image\/jpe?g/i.test(accept) ? 'jpeg' : 'json';
+  const fhir = fhirRequest(c);
+  const format = fhir ? 'fhir' : /image\/png/i.test(accept) ? 'png' : /image\/jpe?g/i.test(accept) ? 'jpeg' : 'json';
   const requested = c.req.query('class');
   const display = c.req.query('display');
   if (display !== undefined && display !== 'png') throw problem('invalid_parameter', 'The only display form is "png".');
   // A refused image throws here, before any Grad-CAM work.
   const analysis = await analyseUpload(c, {
     withFeatures: true,
-    displayLongSide: format === 'json' && !display ? undefined : OVERLAY_LONG_SIDE,
+    displayLongSide: (format === 'json' || format === 'fhir') && !display ? undefined : OVERLAY_LONG_SIDE,
     validate: ({ classifier, gradCam }) => {
       if (!gradCam) throw problem('explanation_unavailable', 'This model was exported without the head description Grad-CAM needs.');
       if (requested !== undefined && !classifier.info.classes.includes(requested)) {
@@ -41,6 +43,8 @@ export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) 
   const { model, image, result } = analysis;
   const { info } = model.classifier;
   const body = classificationBody(info, analysis);
+  // FHIR carries the classification (a Grad-CAM map has no standard home there): no map is computed.
+  if (fhir) return fhirResponse(c, info, body, fhir.subject);
   const explained = requested ?? body.prediction.label;
   const features = result.features!;
   const cam = model.gradCam!.map(features.data, features.height, features.width, info.classes.indexOf(explained));

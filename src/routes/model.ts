@@ -46,6 +46,7 @@ function assessmentCard(meta: AssessmentMetadata | null) {
     gate: { kinds: gate.kinds, accept: gate.accept, threshold: gate.threshold, descriptions: gate.descriptions },
     ood: { flagAbove: ood.flagAbove, refuseAbove: ood.refuseAbove, flagQuantile: ood.flagQuantile, refuseQuantile: ood.refuseQuantile },
     conformal,
+    operatingPoints: meta.operatingPoints,
   };
 }
 

@@ -78,10 +78,14 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
       prediction: { label: string };
       probabilities: Record<string, number>;
       abstain: boolean;
+      decision: { operatingPoint: string; positives: string[] };
     };
     const bars = await page.$$eval('.bar', (els) => els.map((e) => [(e as HTMLElement).dataset.class, Number((e as HTMLElement).dataset.probability)]));
     expect(Object.fromEntries(bars)).toEqual(api.probabilities);
     expect(await page.textContent('.bar.top .label span')).toBe(api.prediction.label);
+    expect(await page.textContent('#decision')).toBe(
+      `Positive at the “${api.decision.operatingPoint}” operating point: ${api.decision.positives.length ? api.decision.positives.join(', ') : 'none'}.`,
+    );
     expect(await page.isVisible('#abstain')).toBe(api.abstain);
     expect(await page.getAttribute('#overlay', 'data-explained-class')).toBe(api.prediction.label);
     const painted = await page.$eval('#overlay', (c) => {

@@ -116,6 +116,11 @@ print(json.dumps({
     expect(assessment.ood.refuse_above).toBeGreaterThanOrEqual(assessment.ood.flag_above);
     expect(Object.keys(assessment.conformal.min_probability)).toEqual(CLASSES);
     expect(assessment.conformal.coverage).toBe(0.95);
+    // Operating points, chosen on the validation images and reported on the test split.
+    expect(Object.keys(assessment.operating_points.thresholds).sort()).toEqual(['balanced', 'screening']);
+    for (const point of Object.values(assessment.operating_points.thresholds) as Record<string, number>[]) expect(Object.keys(point)).toEqual(CLASSES);
+    expect(assessment.operating_points.default).toBe('balanced');
+    expect(Object.keys(JSON.parse(meta.metrics).operating_points.test.screening)).toEqual(CLASSES);
   });
 
   it('writes the model card, plots and an int8 variant next to the model', () => {
@@ -125,6 +130,7 @@ print(json.dumps({
     expect(card.metrics.ece_after_temperature).toBeTypeOf('number');
     expect(card.metrics.confusion_matrix.counts.length).toBe(3);
     expect(readFileSync(join(dir, 'out', 'model.card.md'), 'utf8')).toMatch(/not a medical device/);
+    expect(readFileSync(join(dir, 'out', 'model.card.md'), 'utf8')).toMatch(/## Operating points[\s\S]*\| screening \|/);
     for (const png of ['model.curves.png', 'model.confusion.png']) {
       expect([...readFileSync(join(dir, 'out', png)).subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
     }

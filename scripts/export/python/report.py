@@ -92,6 +92,39 @@ def sources_rejoined(holdout: dict) -> list[str]:
     return [g for g in (holdout.get("val") or []) + (holdout.get("shared_by_unit") or []) if source(g) in joined]
 
 
+def operating_points_section(a: dict | None, m: dict, recipe: dict | None, classes: list[str]) -> list[str]:
+    """Thresholds per operating point, and sensitivity / specificity at each on the test split and unseen sources."""
+    points = (a or {}).get("operating_points")
+    figures = m.get("operating_points") or {}
+    if not points:
+        return []
+    who = figures.get("who_tb_triage_minimum") or {}
+    columns = {"test split (seen sources)": figures.get("test")}
+    if figures.get("unseen_test"):
+        columns["unseen sources, test"] = figures["unseen_test"]
+    elif (recipe or {}).get("operating_points", {}).get("unseen_test"):
+        columns[f"unseen sources, test (recipe run {recipe.get('model_version')}, its own thresholds)"] = recipe["operating_points"]["unseen_test"]
+    if figures.get("unseen_val"):
+        columns["validation groups"] = figures["unseen_val"]
+    lines = ["", "## Operating points", "",
+             f"Thresholds chosen on {points['chosen_on']}. `screening`: for {', '.join(points['screened'])}, the highest threshold "
+             f"with validation sensitivity at least {points['target_sensitivity']:.2f}; Normal takes its `balanced` threshold. "
+             "`balanced`: the threshold maximising Youden's J. A class is positive when its probability is at least the threshold; "
+             f"the API's default is `{points['default']}`. WHO's minimum for a tuberculosis triage test: sensitivity "
+             f"{who.get('sensitivity', 0.9):.2f} at specificity {who.get('specificity', 0.7):.2f}.", ""]
+    names = [n for n, f in columns.items() if f]
+    lines += ["| operating point | class | threshold | " + " | ".join(f"{n}: sens / spec" for n in names) + " |",
+              "| --- | --- | ---: | " + " | ".join("---:" for _ in names) + " |"]
+    for point, by_class in points["thresholds"].items():
+        for c in classes:
+            cells = []
+            for n in names:
+                f = columns[n].get(point, {}).get(c) or {}
+                cells.append(f"{_num(f.get('sensitivity'))} / {_num(f.get('specificity'))}")
+            lines.append(f"| {point} | {c} | {by_class[c]:.4f} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(card: dict) -> str:
     m = card["metrics"]
     t = card["training"]
@@ -150,6 +183,7 @@ def markdown(card: dict) -> str:
             predicted = ", ".join(f"{c} {n}" for c, n in (f.get("predicted") or {}).items() if n)
             lines.append(f"| {f['split']} | {key} | {f['images']} | {_num(f.get('sensitivity'))} | {predicted} | "
                          f"{_pct(f.get('false_refusals'))} | {_pct(f.get('set_coverage'))} |")
+    lines += operating_points_section(a, m, recipe, classes)
     lines += ["", "## Not a chest X-ray: the gate and the distance", ""]
     if a:
         lines += [f"- Refused when the gate's probability of `{a['gate']['accept']}` is below {a['gate']['threshold']:.3f}, or the "

@@ -21,6 +21,7 @@ from metrics import expected_calibration_error, fit_temperature, softmax, summar
 from model import Classifier, Exportable, load_pretrained  # noqa: E402
 from augment import augment  # noqa: E402
 import assessment as A  # noqa: E402
+import operating_points as OP  # noqa: E402
 import report  # noqa: E402
 import export_onnx  # noqa: E402
 
@@ -409,6 +410,11 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
                                     "images of seen and unseen sources together",
                           "calibration_images": conformal["calibration_images"]},
         }
+        # Decision thresholds for named operating points, on the same images that fitted T and the sets.
+        pick = lambda idx: idx[is_chest[idx] & single[idx]]  # noqa: E731
+        assessment["operating_points"], operating_report = OP.evaluate(
+            probabilities, labels_np, classes, both_cal,
+            {side: pick(split[side]) for side in ("test", "unseen_val", "unseen_test")})
         min_probability = np.asarray([conformal["min_probability"][c] for c in classes])
         log(f"gate threshold {gate_threshold:.3f}; distance flag above {flag_above:.2f}, refuse above {refuse_above:.2f}; "
             f"{job['coverage']:.0%} set thresholds " + ", ".join(f"{c} {v:.3f}" for c, v in conformal["min_probability"].items()))
@@ -448,6 +454,8 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
                                "false_refusals": f["false_refusals"], "flagged_unlike_training": f["flagged_unlike_training"],
                                "set_coverage": f.get("prediction_set", {}).get("coverage")}
     metrics["per_unseen_source"] = per_source
+    if has_gate:
+        metrics["operating_points"] = operating_report
     log(f"temperature {temperature:.3f}; seen-source test accuracy {metrics['accuracy']:.4f}, ECE {metrics['ece']:.4f}"
         + "".join(f"; {side} accuracy {metrics[side]['accuracy']:.4f}, ECE {metrics[side]['ece']:.4f}" for side in ("unseen_val", "unseen_test") if side in metrics))
     for key, f in per_source.items():
