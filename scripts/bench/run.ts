@@ -14,6 +14,8 @@
  *   request by request, so machine noise hits both alike.
  * - cold: a fresh isolate's first /v1/classify, model load included (the bundle, and wrangler dev).
  * - memory per image (scripts/bench/memory.ts) and the bundle's size.
+ * - DICOM: scripts/bench/dicom.ts, run at the end (its own section: real films as uncompressed, JPEG lossless and RLE
+ *   DICOM against dcmtk's dcmj2pnm, and their memory).
  * Images (what users send; a model with a gate refuses synthetic radiographs, so every image is a real film):
  * the headline rows are the 16 full-size films of ../shared/data/large as stored (read in place) and the same
  * re-encoded as grayscale JPEG at quality 90, as PACS exports usually look; then small real X-rays from
@@ -242,3 +244,7 @@ ${kept}
 `;
 writeFileSync(join(ROOT, 'BENCHMARKS.md'), report);
 console.log(report);
+
+// DICOM rows (their own section, also runnable alone): real films as a hospital sends them, against dcmtk.
+const dicom = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench/dicom.ts')], { stdio: 'inherit' });
+if (dicom.status !== 0) throw new Error('scripts/bench/dicom.ts failed');

@@ -28,7 +28,8 @@ export interface Dataset {
 /** The separator of a partial label in a manifest's `class` column. */
 export const PARTIAL_LABEL_SEPARATOR = '|';
 
-const IMAGE_EXTENSIONS = /\.(jpe?g|jfif)$/i;
+// JPEG and DICOM (src/preprocess decides which from the bytes).
+const IMAGE_EXTENSIONS = /\.(jpe?g|jfif|dcm|dicom)$/i;
 
 export class DatasetError extends Error {}
 

@@ -175,6 +175,13 @@ export const openApiRoute = createRoute({
   responses: { 200: { description: 'OpenAPI 3.1.', headers: REQUEST_ID, content: { 'application/json': { schema: z.object({}).passthrough() } } } },
 });
 
+export const pageRoute = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'The web page (HTML, no external resources)',
+  responses: { 200: { description: 'HTML.', headers: REQUEST_ID, content: { 'text/html': { schema: z.string() } } } },
+});
+
 export const docsRoute = createRoute({
   method: 'get',
   path: '/docs',
@@ -183,4 +190,4 @@ export const docsRoute = createRoute({
 });
 
 /** Every route, in the order the document lists them. */
-export const ROUTES = [classifyRoute, explainRoute, modelRoute, usageRoute, healthRoute, readyRoute, openApiRoute, docsRoute];
+export const ROUTES = [classifyRoute, explainRoute, modelRoute, usageRoute, healthRoute, readyRoute, openApiRoute, docsRoute, pageRoute];

@@ -23,7 +23,7 @@ describe('GET /openapi.json document', () => {
   });
 
   it('lists every route, with bearer auth on /v1 and the problem codes each status can carry', () => {
-    expect(Object.keys(doc.paths).sort()).toEqual(['/docs', '/healthz', '/openapi.json', '/readyz', '/v1/classify', '/v1/explain', '/v1/model', '/v1/usage']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/', '/docs', '/healthz', '/openapi.json', '/readyz', '/v1/classify', '/v1/explain', '/v1/model', '/v1/usage']);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const op of Object.values(item)) expect(Boolean(op.security?.length), path).toBe(path.startsWith('/v1/'));

@@ -4,19 +4,19 @@
  * Tests that need another configuration (AUTH off, CORS origins, failing bindings, recorded writes) call
  * the same Worker's fetch with a changed env.
  */
-import { SELF, createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import worker from '../../src/index';
 import { constantTimeEqual, saveApiKey } from '../../src/auth/api-keys';
 import type { Env } from '../../src/env';
-import { BASE, createKey, fixture, fromBase64, xray, type ProblemBody } from './helpers';
+import { BASE, createKey, fixture, fromBase64, xray, type ProblemBody, workerFetch } from './helpers';
 
 // A real X-ray (test/worker/xray-variants.ts): the model refuses synthetic images, and these requests must succeed.
 const jpeg = () => xray('gray-baseline');
 
 function post(path: string, key: string | null, body: Uint8Array | string, headers: Record<string, string> = {}) {
-  return SELF.fetch(`${BASE}${path}`, {
+  return workerFetch(`${BASE}${path}`, {
     method: 'POST',
     body,
     headers: { 'content-type': 'image/jpeg', ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
@@ -24,7 +24,7 @@ function post(path: string, key: string | null, body: Uint8Array | string, heade
 }
 
 async function usageOf(key: string) {
-  const res = await SELF.fetch(`${BASE}/v1/usage`, { headers: { authorization: `Bearer ${key}` } });
+  const res = await workerFetch(`${BASE}/v1/usage`, { headers: { authorization: `Bearer ${key}` } });
   expect(res.status).toBe(200);
   return (await res.json()) as { used: number; quota: number; remaining: number; byEndpoint: Record<string, number>; key: { id: string } };
 }
@@ -50,7 +50,7 @@ afterEach(() => vi.restoreAllMocks());
 describe('API keys', () => {
   it('answers 401 unauthorized with WWW-Authenticate when the key is missing, malformed or unknown', async () => {
     for (const authorization of [undefined, 'Basic abc', 'Bearer', 'Bearer cxr_short', `Bearer cxr_${'A'.repeat(43)}`]) {
-      const res = await SELF.fetch(`${BASE}/v1/model`, { headers: authorization ? { authorization } : {} });
+      const res = await workerFetch(`${BASE}/v1/model`, { headers: authorization ? { authorization } : {} });
       await expectProblem(res, 401, 'unauthorized');
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="cxr-edge"/);
     }
@@ -58,16 +58,16 @@ describe('API keys', () => {
 
   it('answers 403 forbidden for a revoked key, on every /v1 route', async () => {
     const { key } = await createKey('revoked', 100, true);
-    await expectProblem(await SELF.fetch(`${BASE}/v1/model`, { headers: { authorization: `Bearer ${key}` } }), 403, 'forbidden');
+    await expectProblem(await workerFetch(`${BASE}/v1/model`, { headers: { authorization: `Bearer ${key}` } }), 403, 'forbidden');
     await expectProblem(await post('/v1/classify', key, jpeg()), 403, 'forbidden');
-    await expectProblem(await SELF.fetch(`${BASE}/v1/usage`, { headers: { authorization: `Bearer ${key}` } }), 403, 'forbidden');
+    await expectProblem(await workerFetch(`${BASE}/v1/usage`, { headers: { authorization: `Bearer ${key}` } }), 403, 'forbidden');
   });
 
   it('accepts a valid key, case-insensitive scheme, on every /v1 route; /healthz, /readyz and / stay open', async () => {
     const { key } = await createKey('valid');
-    expect((await SELF.fetch(`${BASE}/v1/model`, { headers: { authorization: `bearer ${key}` } })).status).toBe(200);
+    expect((await workerFetch(`${BASE}/v1/model`, { headers: { authorization: `bearer ${key}` } })).status).toBe(200);
     expect((await post('/v1/classify', key, jpeg())).status).toBe(200);
-    for (const path of ['/healthz', '/readyz', '/']) expect((await SELF.fetch(`${BASE}${path}`)).status).toBe(200);
+    for (const path of ['/healthz', '/readyz', '/']) expect((await workerFetch(`${BASE}${path}`)).status).toBe(200);
   });
 
   it('compares the stored hash in constant time, so a record only matches the key it was made for', async () => {
@@ -79,7 +79,7 @@ describe('API keys', () => {
     // A record stored under one key's hash but carrying another hash must not authenticate.
     const { key, record } = await createKey('tampered');
     await env.API_KEYS.put(`key:${record.sha256}`, JSON.stringify({ ...record, sha256: '0'.repeat(64) }));
-    await expectProblem(await SELF.fetch(`${BASE}/v1/model`, { headers: { authorization: `Bearer ${key}` } }), 401, 'unauthorized');
+    await expectProblem(await workerFetch(`${BASE}/v1/model`, { headers: { authorization: `Bearer ${key}` } }), 401, 'unauthorized');
   });
 
   it('with AUTH=off lets requests through unauthenticated and unmetered, and warns in the log', async () => {
@@ -106,7 +106,7 @@ describe('CORS', () => {
     const denied = await fetchWith({ CORS_ORIGINS: 'https://app.example' }, preflight('https://evil.example'));
     expect(denied.headers.get('access-control-allow-origin')).toBeNull();
     // The shipped configuration allows no cross-origin caller.
-    const none = await SELF.fetch(preflight('https://app.example'));
+    const none = await workerFetch(preflight('https://app.example'));
     expect(none.headers.get('access-control-allow-origin')).toBeNull();
   });
 
@@ -222,17 +222,17 @@ describe('request ids, logs and errors', () => {
   it('puts X-Request-Id on every response: echoing a valid incoming one, replacing an invalid one', async () => {
     const { key } = await createKey('ids');
     const responses = [
-      await SELF.fetch(`${BASE}/healthz`),
-      await SELF.fetch(`${BASE}/nope`),
-      await SELF.fetch(`${BASE}/v1/model`),
+      await workerFetch(`${BASE}/healthz`),
+      await workerFetch(`${BASE}/nope`),
+      await workerFetch(`${BASE}/v1/model`),
       await post('/v1/classify', key, 'garbage'),
       await post('/v1/classify', key, jpeg()),
-      await SELF.fetch(`${BASE}/v1/classify`, { headers: { authorization: `Bearer ${key}` } }),
+      await workerFetch(`${BASE}/v1/classify`, { headers: { authorization: `Bearer ${key}` } }),
     ];
     for (const res of responses) expect(`${res.status} ${res.headers.get('x-request-id')}`).toMatch(/^\d+ [\w=-]{8,}$/);
-    const echoed = await SELF.fetch(`${BASE}/healthz`, { headers: { 'x-request-id': 'client-abc_123' } });
+    const echoed = await workerFetch(`${BASE}/healthz`, { headers: { 'x-request-id': 'client-abc_123' } });
     expect(echoed.headers.get('x-request-id')).toBe('client-abc_123');
-    const replaced = await SELF.fetch(`${BASE}/healthz`, { headers: { 'x-request-id': 'has spaces <script>' } });
+    const replaced = await workerFetch(`${BASE}/healthz`, { headers: { 'x-request-id': 'has spaces <script>' } });
     expect(replaced.headers.get('x-request-id')).not.toContain(' ');
   });
 

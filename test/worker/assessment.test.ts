@@ -3,9 +3,8 @@
  * what is not a frontal chest X-ray answers 422 not_a_chest_xray and is not billed; real chest X-rays are
  * accepted with their assessment and a prediction set that follows the model's published thresholds.
  */
-import { SELF } from 'cloudflare:test';
 import { beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { BASE, createKey, fromBase64, type ClassifyBody, type ProblemBody } from './helpers';
+import { BASE, createKey, fromBase64, type ClassifyBody, type ProblemBody, workerFetch } from './helpers';
 
 interface AssessmentCard {
   gate: { kinds: string[]; accept: string; threshold: number; descriptions: Record<string, string> };
@@ -31,11 +30,11 @@ let key = '';
 let card: { classes: string[]; assessment: AssessmentCard | null };
 
 function post(path: string, body: Uint8Array, accept = 'application/json', apiKey = key): Promise<Response> {
-  return SELF.fetch(`${BASE}${path}`, { method: 'POST', body, headers: { 'content-type': 'image/jpeg', accept, authorization: `Bearer ${apiKey}` } });
+  return workerFetch(`${BASE}${path}`, { method: 'POST', body, headers: { 'content-type': 'image/jpeg', accept, authorization: `Bearer ${apiKey}` } });
 }
 
 async function used(apiKey = key): Promise<number> {
-  const res = await SELF.fetch(`${BASE}/v1/usage`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const res = await workerFetch(`${BASE}/v1/usage`, { headers: { authorization: `Bearer ${apiKey}` } });
   return ((await res.json()) as { used: number }).used;
 }
 
@@ -89,7 +88,7 @@ function expectAssessed(body: AssessedBody, name: string) {
 
 beforeAll(async () => {
   const { key: reader } = await createKey('assessment card');
-  card = (await (await SELF.fetch(`${BASE}/v1/model`, { headers: { authorization: `Bearer ${reader}` } })).json()) as typeof card;
+  card = (await (await workerFetch(`${BASE}/v1/model`, { headers: { authorization: `Bearer ${reader}` } })).json()) as typeof card;
 });
 // A key per test: storage may be isolated between tests, and each test counts its own usage from zero.
 beforeEach(async () => {

@@ -1,6 +1,5 @@
-import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { BASE, api, classify, fixture, xray, type ClassifyBody, type ProblemBody } from './helpers';
+import { BASE, api, classify, fixture, xray, type ClassifyBody, type ProblemBody, workerFetch } from './helpers';
 
 async function modelClasses(): Promise<string[]> {
   const res = await api(`/v1/model`);
@@ -106,8 +105,8 @@ describe('GET /v1/model, /healthz, /readyz', () => {
   });
 
   it('reports liveness and readiness', async () => {
-    expect((await SELF.fetch(`${BASE}/healthz`)).status).toBe(200);
-    const ready = await SELF.fetch(`${BASE}/readyz`);
+    expect((await workerFetch(`${BASE}/healthz`)).status).toBe(200);
+    const ready = await workerFetch(`${BASE}/readyz`);
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { status: string }).status).toBe('ready');
   });

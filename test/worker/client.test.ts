@@ -2,21 +2,15 @@
  * client/ against the real Worker (SELF.fetch in workerd): every call, typed problem errors, and the
  * transport rules (retries that honour Retry-After, the timeout, cancellation) with a scripted fetch.
  */
-import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { CxrClient, ProblemError } from '../../client/src';
-import { BASE, checkContract, createKey, fromBase64, xray } from './helpers';
+import { BASE, createKey, fromBase64, xray, workerFetch } from './helpers';
 
 async function client(options: Partial<ConstructorParameters<typeof CxrClient>[0]> = {}) {
   const { key } = await createKey('client tests');
-  // Every answer the client receives is also checked against the OpenAPI document.
-  const checked: typeof fetch = async (input, init) => {
-    const res = await SELF.fetch(input as string, init);
-    await checkContract(init?.method ?? 'GET', new URL(input as string).pathname, res);
-    return res;
-  };
-  return new CxrClient({ baseUrl: BASE, apiKey: key, fetch: checked, ...options });
+  // workerFetch checks every answer against the OpenAPI document.
+  return new CxrClient({ baseUrl: BASE, apiKey: key, fetch: (input, init) => workerFetch(input as string, init), ...options });
 }
 
 describe('client/ against the Worker', () => {
@@ -57,7 +51,7 @@ describe('client/ against the Worker', () => {
     const error = await cxr.classify(new Uint8Array([0xff, 0xd8, 1, 2, 3])).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProblemError);
     expect(error).toMatchObject({ status: 400, code: 'invalid_image', retryAfter: null });
-    const unauthorised = await new CxrClient({ baseUrl: BASE, apiKey: 'cxr_not_a_key', fetch: (i, init) => SELF.fetch(i as string, init) }).model().catch((e: unknown) => e);
+    const unauthorised = await new CxrClient({ baseUrl: BASE, apiKey: 'cxr_not_a_key', fetch: (i, init) => workerFetch(i as string, init) }).model().catch((e: unknown) => e);
     expect(unauthorised).toMatchObject({ status: 401, code: 'unauthorized' });
   });
 });

@@ -1,9 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { readLimits } from '../../src/env';
-import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { baselineEntropyBomb, progressiveEntropyBomb, tableFlood } from '../helpers/bombs';
-import { BASE, api, classify, fixture, xray, type ProblemBody } from './helpers';
+import { BASE, api, classify, fixture, xray, type ProblemBody, workerFetch } from './helpers';
 
 async function expectProblem(res: Response, status: number, code: string): Promise<ProblemBody> {
   expect(res.status).toBe(status);
@@ -71,7 +70,7 @@ describe('errors are application/problem+json with a stable code', () => {
   });
 
   it('404 not_found and 405 method_not_allowed', async () => {
-    await expectProblem(await SELF.fetch(`${BASE}/v2/nothing`), 404, 'not_found');
+    await expectProblem(await workerFetch(`${BASE}/v2/nothing`), 404, 'not_found');
     const res = await api(`/v1/classify`);
     await expectProblem(res, 405, 'method_not_allowed');
     expect(res.headers.get('allow')).toBe('POST');

@@ -1,4 +1,3 @@
-import { SELF } from 'cloudflare:test';
 import decodeJpeg from 'jpeg-js/lib/decoder.js';
 import { describe, expect, inject, it } from 'vitest';
 import { api, fixture, fromBase64, xray, type ClassifyBody, type ProblemBody } from './helpers';

@@ -2,17 +2,16 @@
  * Response hardening: security headers on every response (problems included), the page's script-nonce CSP,
  * and request parameters echoed only in bounded length.
  */
-import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { BASE, api, xray, type ProblemBody } from './helpers';
+import { BASE, api, xray, type ProblemBody, workerFetch } from './helpers';
 
 describe('security headers', () => {
   it('sends nosniff, no-referrer and frame/opener isolation on pages, JSON answers and problems alike', async () => {
     const responses = [
-      await SELF.fetch(`${BASE}/`),
-      await SELF.fetch(`${BASE}/healthz`),
+      await workerFetch(`${BASE}/`),
+      await workerFetch(`${BASE}/healthz`),
       await api('/v1/model'),
-      await SELF.fetch(`${BASE}/v1/model`), // 401 problem
+      await workerFetch(`${BASE}/v1/model`), // 401 problem
       await api('/v1/nothing'), // 404 problem
       await api('/v1/classify', { method: 'POST', body: 'not a jpeg', headers: { 'content-type': 'image/jpeg' } }), // 400 problem
     ];
@@ -29,7 +28,7 @@ describe('security headers', () => {
   it('runs the page script by a fresh nonce: no unsafe-inline script, no framing, no base or form targets', async () => {
     const nonces: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const res = await SELF.fetch(`${BASE}/`);
+      const res = await workerFetch(`${BASE}/`);
       const csp = res.headers.get('content-security-policy') ?? '';
       const scriptSrc = /script-src ([^;]*)/.exec(csp)?.[1] ?? '';
       expect(scriptSrc).toMatch(/^'nonce-[A-Za-z0-9+/=]{16,}'$/);

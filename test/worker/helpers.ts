@@ -27,17 +27,29 @@ export async function api(path: string, init: RequestInit = {}): Promise<Respons
   await saveApiKey(env.API_KEYS, record);
   const headers = new Headers(init.headers);
   if (!headers.has('authorization')) headers.set('authorization', `Bearer ${key}`);
-  const res = await SELF.fetch(`${BASE}${path}`, { ...init, headers });
-  await checkContract(init.method ?? 'GET', path, res);
+  return workerFetch(`${BASE}${path}`, { ...init, headers });
+}
+
+/**
+ * SELF.fetch, with the answer checked against the OpenAPI document (checkContract). The Worker tests send every
+ * request through this (or api(), which uses it), so a route that drifts from its declared contract fails them.
+ */
+export async function workerFetch(input: string | Request, init?: RequestInit): Promise<Response> {
+  const res = await SELF.fetch(input, init);
+  await checkContract(init?.method ?? (input instanceof Request ? input.method : 'GET'), input instanceof Request ? input.url : input, res);
   return res;
 }
 
 /**
  * Checks a response against what GET /openapi.json declares for it (src/api/routes.ts): the status is one the
  * operation lists, the content type one that status lists, and a JSON body parses with the declared schema.
- * Every request the Worker tests send through api() (and classify()) passes through here: a drift fails them.
+ * Every request the Worker tests send through workerFetch() or api() passes through here: a drift fails them.
  */
-export async function checkContract(method: string, path: string, res: Response): Promise<void> {
+export async function checkContract(requestMethod: string, path: string, res: Response): Promise<void> {
+  // A CORS preflight is answered by the middleware, outside the operations; HEAD answers as GET without a body.
+  if (requestMethod.toUpperCase() === 'OPTIONS') return;
+  const head = requestMethod.toUpperCase() === 'HEAD';
+  const method = head ? 'GET' : requestMethod;
   const pathname = new URL(path, BASE).pathname;
   const where = `${method} ${pathname} -> ${res.status}`;
   if (!res.headers.get('x-request-id')) throw new Error(`${where}: no X-Request-Id`);
@@ -50,7 +62,7 @@ export async function checkContract(method: string, path: string, res: Response)
   if (!declared) throw new Error(`${where}: a status the OpenAPI document does not declare for this operation`);
   const content = declared.content?.[type];
   if (!content) throw new Error(`${where}: content type "${type}" is not declared (${Object.keys(declared.content ?? {}).join(', ')})`);
-  if (!type.endsWith('json')) return;
+  if (head || !type.endsWith('json')) return;
   const result = content.schema.safeParse(await res.clone().json());
   if (!result.success) throw new Error(`${where}: the body does not match the OpenAPI schema:\n${z.prettifyError(result.error)}`);
 }

@@ -2,13 +2,12 @@
  * The contract through the Worker: GET /openapi.json and /docs without a key. (Every response the other
  * Worker tests receive through api() is checked against this document: helpers.ts checkContract.)
  */
-import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { BASE, checkContract } from './helpers';
+import { BASE, checkContract, workerFetch } from './helpers';
 
 describe('GET /openapi.json and /docs', () => {
   it('serves the OpenAPI 3.1 document without a key', async () => {
-    const res = await SELF.fetch(`${BASE}/openapi.json`);
+    const res = await workerFetch(`${BASE}/openapi.json`);
     expect(res.status).toBe(200);
     await checkContract('GET', '/openapi.json', res);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
@@ -17,7 +16,7 @@ describe('GET /openapi.json and /docs', () => {
   });
 
   it('serves a readable page of it, with no external resources', async () => {
-    const res = await SELF.fetch(`${BASE}/docs`);
+    const res = await workerFetch(`${BASE}/docs`);
     expect(res.status).toBe(200);
     await checkContract('GET', '/docs', res);
     const html = await res.text();
