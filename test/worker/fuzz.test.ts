@@ -1,14 +1,14 @@
 /**
- * Hostile uploads through the Worker: every saved fuzz regression, and a seeded batch of fresh mutations
- * of the generated fixtures (the same engine as `npm run fuzz`), each answered 200 or with a documented
- * problem, never a 5xx.
+ * Hostile uploads through the Worker: every saved fuzz regression (JPEG, and DICOM saved as .dcm), and seeded
+ * batches of fresh mutations of the generated fixtures and of real DICOM files (the same engine as `npm run fuzz`),
+ * each answered 200 or with a documented problem, never a 5xx.
  */
 import { describe, expect, inject, it } from 'vitest';
-import { EXPECTED_CODES, EXPECTED_STATUSES, MUTATIONS, fuzzCase } from '../helpers/fuzz';
+import { DICOM_MUTATIONS, EXPECTED_CODES, EXPECTED_STATUSES, MUTATIONS, fuzzCase } from '../helpers/fuzz';
 import { classify, fromBase64 } from './helpers';
 
-async function expectDocumentedAnswer(name: string, bytes: Uint8Array): Promise<number> {
-  const res = await classify(bytes);
+async function expectDocumentedAnswer(name: string, bytes: Uint8Array, contentType = 'image/jpeg'): Promise<number> {
+  const res = await classify(bytes, contentType);
   const text = await res.text();
   expect(EXPECTED_STATUSES.has(res.status), `${name}: status ${res.status} ${text.slice(0, 200)}`).toBe(true);
   if (res.status !== 200) {
@@ -24,7 +24,7 @@ describe('hostile uploads', () => {
     const hostile = regressions.filter(({ name }) => /^(bomb|flood)-/.test(name));
     expect(hostile.length).toBeGreaterThanOrEqual(3); // test/fuzz-regressions holds them: the loop is not empty
     for (const { name, jpeg } of regressions) {
-      const status = await expectDocumentedAnswer(name, fromBase64(jpeg));
+      const status = await expectDocumentedAnswer(name, fromBase64(jpeg), name.endsWith('.dcm') ? 'application/dicom' : 'image/jpeg');
       if (/^(bomb|flood)-/.test(name)) expect(status, name).not.toBe(200);
     }
   });
@@ -40,5 +40,18 @@ describe('hostile uploads', () => {
     }
     expect(new Set(statuses).size).toBeGreaterThan(2); // the batch reaches success and several error kinds
     expect([...mutations].sort()).toEqual([...MUTATIONS].sort()); // and every kind of mutation
+  });
+
+  it('answers 150 seeded mutations of real DICOM files (element tags, VRs, lengths; bytes) with documented statuses', async () => {
+    const dicom = inject('dicomFixtures');
+    if (!dicom) throw new Error('needs ../shared (dicomFixtures)');
+    const names = ['native8', 'implicit8', 'bigEndian8', 'deflated8', 'rle8', 'lossless8', 'windowed12', 'lossless12', 'img2dcm'];
+    const sources = names.map((name) => ({ name: `dicom:${name}`, bytes: fromBase64(dicom.files[name]) }));
+    const statuses: number[] = [];
+    for (let i = 0; i < 150; i++) {
+      const c = fuzzCase(sources, 20261130, i, DICOM_MUTATIONS);
+      statuses.push(await expectDocumentedAnswer(`DICOM case ${i} (${c.mutation} of ${c.source})`, c.bytes, 'application/dicom'));
+    }
+    expect(new Set(statuses).size).toBeGreaterThan(2);
   });
 });

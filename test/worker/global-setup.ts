@@ -127,7 +127,7 @@ function loadFuzzRegressions(fixtures: Record<string, Uint8Array>): { name: stri
   };
   const out: { name: string; jpeg: string }[] = [];
   for (const file of readdirSync(dir).sort()) {
-    if (file.endsWith('.jpg')) out.push({ name: file, jpeg: base64(new Uint8Array(readFileSync(join(dir, file)))) });
+    if (file.endsWith('.jpg') || file.endsWith('.dcm')) out.push({ name: file, jpeg: base64(new Uint8Array(readFileSync(join(dir, file)))) });
     if (file.endsWith('.json')) {
       const bytes = replayRecipe(JSON.parse(readFileSync(join(dir, file), 'utf8')) as FuzzRecipe, lookup);
       if (bytes) out.push({ name: file, jpeg: base64(bytes) });
