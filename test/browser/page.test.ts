@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH, createLocalKey, launchChromium, startDevServer } from '../../scripts/lib/local-browser';
 import { realXrays } from '../helpers/fixtures';
-import { jpegToDicom } from '../helpers/dicom';
+import { haveDicomTools, jpegToDicom } from '../helpers/dicom';
 import { generatedNegatives } from '../worker/negatives';
 import { IN_CI } from '../helpers/ci';
 
@@ -27,6 +27,7 @@ async function freePort(): Promise<number> {
 if (IN_CI && !existsSync(CHROMIUM_PATH)) throw new Error(`CI needs Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`);
 const real = realXrays(1);
 if (IN_CI && real === null) throw new Error('CI must have ../shared/data/cxr5 (or CXR5_DIR) for the page tests');
+if (IN_CI && !haveDicomTools()) throw new Error('CI needs dcmtk for the DICOM page test (apt-get install dcmtk libgdcm-tools)');
 
 // Skipped only where Chromium or ../shared is missing; CI has both (see above and test/worker/global-setup.ts).
 describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headless Chromium', () => {
@@ -106,7 +107,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
     await page.fill('#opacity', '45');
   });
 
-  it('takes a DICOM file (.dcm, no type from the browser) and draws the rendering the service returns', async () => {
+  it.skipIf(!haveDicomTools())('takes a DICOM file (.dcm, no type from the browser) and draws the rendering the service returns', async () => {
     const dcm = join(dir, 'film.dcm');
     writeFileSync(dcm, jpegToDicom(real![0].bytes));
     await page.setInputFiles('#file', dcm);

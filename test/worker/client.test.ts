@@ -14,7 +14,7 @@ async function client(options: Partial<ConstructorParameters<typeof CxrClient>[0
 }
 
 describe('client/ against the Worker', () => {
-  it('classifies a JPEG and a DICOM file, telling them apart from the bytes', async () => {
+  it.skipIf(inject('dicomFixtures') === null)('classifies a JPEG and a DICOM file, telling them apart from the bytes', async () => {
     const cxr = await client();
     const fromJpeg = await cxr.classify(xray('gray-baseline'));
     expect(fromJpeg.image.format).toBe('jpeg');
