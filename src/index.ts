@@ -45,8 +45,8 @@ app.use(
       return allowed.includes('*') ? '*' : allowed.includes(origin) ? origin : null;
     },
     allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
-    allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'X-Request-Id'],
-    exposeHeaders: ['X-Request-Id', 'Retry-After', 'WWW-Authenticate'],
+    allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'X-Request-Id', 'X-FHIR-Subject'],
+    exposeHeaders: ['X-Request-Id', 'Retry-After', 'WWW-Authenticate', 'X-DICOM-Frame'],
     maxAge: 600,
   }),
 );

@@ -74,61 +74,65 @@ export class CxrClient {
   private readonly options: Required<Omit<ClientOptions, 'apiKey'>> & { apiKey?: string };
 
   constructor(options: ClientOptions) {
+    // Each default by ??, so an option passed as undefined keeps it.
     this.options = {
-      fetch: options.fetch ?? ((...args) => fetch(...args)),
-      timeoutMs: 30_000,
-      retries: 2,
-      maxRetryDelayMs: 60_000,
-      ...options,
       baseUrl: options.baseUrl.replace(/\/+$/, ''),
+      apiKey: options.apiKey,
+      fetch: options.fetch ?? ((...args) => fetch(...args)),
+      timeoutMs: options.timeoutMs ?? 30_000,
+      retries: options.retries ?? 2,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? 60_000,
     };
   }
 
   /** POST /v1/classify. */
   async classify(image: ImageInput, options: RequestOptions = {}): Promise<Classification> {
-    const res = await this.request('POST', '/v1/classify', { image, ...options });
-    return (await res.json()) as Classification;
+    return this.request('POST', '/v1/classify', { image, ...options }, (res) => res.json() as Promise<Classification>);
   }
 
   /** POST /v1/explain as JSON (the Grad-CAM map; `display: 'png'` adds the rendered radiograph). */
   async explain(image: ImageInput, options: RequestOptions & { class?: string; display?: 'png' } = {}): Promise<Explanation> {
-    const res = await this.request('POST', `/v1/explain${query({ class: options.class, display: options.display })}`, { image, ...options });
-    return (await res.json()) as Explanation;
+    return this.request('POST', `/v1/explain${query({ class: options.class, display: options.display })}`, { image, ...options }, (res) => res.json() as Promise<Explanation>);
   }
 
   /** POST /v1/explain as an image: the radiograph with the map blended over it. */
   async explainImage(image: ImageInput, options: RequestOptions & { class?: string; accept?: 'image/png' | 'image/jpeg' } = {}): Promise<ExplanationImage> {
-    const res = await this.request('POST', `/v1/explain${query({ class: options.class })}`, { image, accept: options.accept ?? 'image/png', ...options });
-    const abstain = res.headers.get('x-abstain');
-    return {
-      image: await res.blob(),
-      explainedClass: res.headers.get('x-explained-class') ?? '',
-      prediction: res.headers.get('x-prediction') ?? '',
-      probability: Number(res.headers.get('x-prediction-probability')),
-      abstain: abstain === null ? null : abstain === 'true',
-    };
+    const { accept = 'image/png', ...rest } = options;
+    return this.request('POST', `/v1/explain${query({ class: options.class })}`, { image, ...rest, accept }, async (res) => {
+      const abstain = res.headers.get('x-abstain');
+      return {
+        image: await res.blob(),
+        explainedClass: res.headers.get('x-explained-class') ?? '',
+        prediction: res.headers.get('x-prediction') ?? '',
+        probability: Number(res.headers.get('x-prediction-probability')),
+        abstain: abstain === null ? null : abstain === 'true',
+      };
+    });
   }
 
   /** GET /v1/model: the model card. */
   async model(options: { signal?: AbortSignal } = {}): Promise<ModelCard> {
-    return (await (await this.request('GET', '/v1/model', options)).json()) as ModelCard;
+    return this.request('GET', '/v1/model', options, (res) => res.json() as Promise<ModelCard>);
   }
 
   /** GET /v1/usage: this key's billable requests this period. */
   async usage(options: { signal?: AbortSignal } = {}): Promise<Usage> {
-    return (await (await this.request('GET', '/v1/usage', options)).json()) as Usage;
+    return this.request('GET', '/v1/usage', options, (res) => res.json() as Promise<Usage>);
   }
 
   /**
    * One call: retried after a 429 or 503 as the server's Retry-After says (up to `retries` times and
-   * `maxRetryDelayMs`), each attempt bounded by `timeoutMs`, all of it cancelled by `signal`.
+   * `maxRetryDelayMs`), each attempt bounded by `timeoutMs` — reading the answer's body included — and all of it
+   * cancelled by `signal`.
+   * @param read turns a successful answer into the result (runs within the attempt's timeout)
    * @throws ProblemError for an error answer; the signal's reason (AbortError) when cancelled; a TimeoutError
    */
-  private async request(
+  private async request<T>(
     method: 'GET' | 'POST',
     path: string,
     { image, contentType, accept = 'application/json', signal }: { image?: ImageInput; contentType?: ImageType; accept?: string; signal?: AbortSignal },
-  ): Promise<Response> {
+    read: (res: Response) => Promise<T>,
+  ): Promise<T> {
     const headers: Record<string, string> = { accept };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     let body: Blob | undefined;
@@ -137,19 +141,24 @@ export class CxrClient {
       headers['content-type'] = contentType ?? (image instanceof Blob && isImageType(image.type) ? image.type : await sniff(body));
     }
     for (let attempt = 0; ; attempt++) {
-      const res = await this.attempt(`${this.options.baseUrl}${path}`, { method, headers, body }, signal);
-      if (res.ok) return res;
-      const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
-      if (RETRIED.has(res.status) && attempt < this.options.retries && retryAfter !== null && retryAfter * 1000 <= this.options.maxRetryDelayMs) {
-        await res.body?.cancel();
-        await sleep(retryAfter * 1000, signal);
+      const outcome = await this.attempt(`${this.options.baseUrl}${path}`, { method, headers, body }, signal, read);
+      if (outcome.ok) return outcome.value;
+      const { error } = outcome;
+      if (RETRIED.has(error.status) && attempt < this.options.retries && error.retryAfter !== null && error.retryAfter * 1000 <= this.options.maxRetryDelayMs) {
+        await sleep(error.retryAfter * 1000, signal);
         continue;
       }
-      throw new ProblemError(await problemBody(res), retryAfter);
+      throw error;
     }
   }
 
-  private async attempt(url: string, init: RequestInit, signal?: AbortSignal): Promise<Response> {
+  /** One attempt, its answer read (result or problem) before the timeout and the caller's signal are released. */
+  private async attempt<T>(
+    url: string,
+    init: RequestInit,
+    signal: AbortSignal | undefined,
+    read: (res: Response) => Promise<T>,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: ProblemError }> {
     signal?.throwIfAborted();
     const controller = new AbortController();
     const timeout = new Error(`No answer within ${this.options.timeoutMs} ms`);
@@ -158,7 +167,9 @@ export class CxrClient {
     const cancel = () => controller.abort(signal!.reason);
     signal?.addEventListener('abort', cancel, { once: true });
     try {
-      return await this.options.fetch(url, { ...init, signal: controller.signal });
+      const res = await this.options.fetch(url, { ...init, signal: controller.signal });
+      if (res.ok) return { ok: true, value: await read(res) };
+      return { ok: false, error: new ProblemError(await problemBody(res), parseRetryAfter(res.headers.get('retry-after'))) };
     } catch (error) {
       // A fetch aborted by our controller rejects with its reason (or a generic AbortError): report the cause.
       if (controller.signal.aborted) throw controller.signal.reason;
@@ -204,7 +215,14 @@ async function problemBody(res: Response): Promise<ProblemBody> {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     signal?.throwIfAborted();
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true });
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -19,7 +19,8 @@ export const SUBJECT_HEADER = 'x-fhir-subject';
 const AI_ASSERTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'AIAST', display: 'Artificial Intelligence asserted' };
 const INTERPRETATION = 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation';
 const CLASS_SYSTEM = 'urn:cxr-edge:class';
-const SUBJECT = /^[A-Z][A-Za-z]{1,63}\/[A-Za-z0-9\-.]{1,64}$/;
+// DiagnosticReport.subject and Observation.subject may reference these (R4), by a FHIR id.
+const SUBJECT = /^(Patient|Group|Device|Location)\/[A-Za-z0-9\-.]{1,64}$/;
 
 /**
  * Whether the request asks for FHIR, and the subject it names. Checked before any work.
@@ -29,7 +30,7 @@ export function fhirRequest(c: Context<AppEnv>): { subject: string | undefined }
   if (!(c.req.header('accept') ?? '').toLowerCase().includes(FHIR_JSON)) return null;
   const subject = c.req.header(SUBJECT_HEADER);
   if (subject !== undefined && !SUBJECT.test(subject)) {
-    throw problem('invalid_parameter', 'X-FHIR-Subject must be a relative FHIR reference such as "Patient/123".');
+    throw problem('invalid_parameter', 'X-FHIR-Subject must be a relative reference to a Patient, Group, Device or Location, such as "Patient/123".');
   }
   return { subject };
 }

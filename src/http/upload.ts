@@ -7,12 +7,13 @@
 import type { ImageFormat } from '../preprocess';
 import { problem } from './problem';
 
-const DECLARED_FORMATS: Record<string, ImageFormat> = {
-  'image/jpeg': 'jpeg',
-  'image/jpg': 'jpeg',
-  'image/pjpeg': 'jpeg',
-  'application/dicom': 'dicom',
-};
+// A Map, not an object: "constructor" or "__proto__" must not look like a declared type.
+const DECLARED_FORMATS = new Map<string, ImageFormat>([
+  ['image/jpeg', 'jpeg'],
+  ['image/jpg', 'jpeg'],
+  ['image/pjpeg', 'jpeg'],
+  ['application/dicom', 'dicom'],
+]);
 export const MULTIPART_FIELD = 'image';
 
 export interface Upload {
@@ -28,7 +29,7 @@ export async function readImageUpload(request: Request, maxBytes: number): Promi
   const contentType = request.headers.get('content-type') ?? '';
   const mediaType = mediaTypeOf(contentType);
   const isMultipart = mediaType === 'multipart/form-data';
-  if (!(mediaType in DECLARED_FORMATS) && !isMultipart) {
+  if (!DECLARED_FORMATS.has(mediaType) && !isMultipart) {
     throw problem(
       'unsupported_media_type',
       `Send the X-ray as "image/jpeg", as "application/dicom", or as "multipart/form-data" with the file in the field "${MULTIPART_FIELD}"` +
@@ -39,7 +40,7 @@ export async function readImageUpload(request: Request, maxBytes: number): Promi
   const body = await readBody(request, isMultipart ? maxBytes + 16 * 1024 : maxBytes);
   if (!isMultipart) {
     if (body.length === 0) throw problem('empty_body', 'The request body is empty.');
-    return { bytes: body, declaredFormat: DECLARED_FORMATS[mediaType] };
+    return { bytes: body, declaredFormat: DECLARED_FORMATS.get(mediaType) };
   }
   let form: FormData;
   try {
@@ -56,7 +57,7 @@ export async function readImageUpload(request: Request, maxBytes: number): Promi
   if (bytes.length > maxBytes) throw tooLarge(maxBytes);
   // A part typed image/jpeg or application/dicom is held to it; a browser's application/octet-stream for a
   // .dcm file (or no type) leaves the choice to the bytes.
-  return { bytes, declaredFormat: DECLARED_FORMATS[mediaTypeOf((file as Blob).type ?? '')] };
+  return { bytes, declaredFormat: DECLARED_FORMATS.get(mediaTypeOf((file as Blob).type ?? '')) };
 }
 
 async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {

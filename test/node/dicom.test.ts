@@ -339,6 +339,43 @@ describe('refusals before any pixel is decoded', () => {
     expect(refusal(() => decode(whole.subarray(0, whole.length - 1000))).kind).toBe('invalid');
   });
 
+  it('refuses sizes that are not whole numbers 1..65535, whatever VR carries them', () => {
+    for (const [vr, value] of [['SS', -1], ['FD', 2.5], ['FD', 1e6], ['US', 0]] as const) {
+      const error = refusal(() => decode(file([{ tag: 0x00280010, vr, value }])));
+      expect([error.kind, error.message]).toEqual(['invalid', expect.stringMatching(/no valid image size/)]);
+    }
+  });
+
+  it('reads a LUT Descriptor stored as SS (entries above 32767 stay unsigned)', () => {
+    const entries = 40000;
+    const data = new Uint16Array(entries).map((_, i) => Math.min(4095, Math.round(i / 9)));
+    const voi: TestElement = {
+      tag: 0x00283010,
+      vr: 'SQ',
+      value: [[{ tag: 0x00283002, vr: 'SS', value: [entries - 65536, 0, 12] }, { tag: 0x00283006, vr: 'OW', value: data }]],
+    };
+    const { luma, info } = decode(file([voi]));
+    expect(info.window).toEqual({ source: 'voi-lut-sequence' });
+    expect(Array.from(luma.data)).toEqual(Array.from(samples, (v) => Math.round((data[v] / 4095) * 255)));
+  });
+
+  it.skipIf(!TOOLS)('holds a JPEG-coded frame to the header before allocating (a 1x1 header on a large JPEG)', () => {
+    const lossless = convert('dcmcjpeg', ['+e1'], file([]));
+    // Rewrite Rows/Columns (US, value at +8 after the tag) to 1x1: the codestream still says 200x160.
+    const view = new DataView(lossless.buffer, lossless.byteOffset, lossless.byteLength);
+    for (const tag of [[0x28, 0x00, 0x10, 0x00], [0x28, 0x00, 0x11, 0x00]]) {
+      const at = lossless.findIndex((_, i) => tag.every((b, k) => lossless[i + k] === b) && lossless[i + 4] === 0x55 && lossless[i + 5] === 0x53);
+      view.setUint16(at + 8, 1, true);
+    }
+    const error = refusal(() => decode(lossless));
+    expect([error.kind, error.message]).toEqual(['invalid', expect.stringMatching(/compressed frame is 200x160/)]);
+  });
+
+  it('inflates a deflated data set without a limit when none is given (the training pipeline)', () => {
+    const deflated = part10(new Uint8Array(deflateRawSync(encodeElements([]))), '1.2.840.10008.1.2.1.99');
+    expect(refusal(() => decodeDicomLuma(deflated, { maxPixels: 1e8 })).message).toMatch(/no Pixel Data/);
+  });
+
   it('stops inflating a deflated data set at the limit (a deflate bomb costs nothing)', () => {
     const body = encodeElements([{ tag: 0x00091010, vr: 'OB', value: new Uint8Array(64 * 2 ** 20) }]);
     const bomb = part10(new Uint8Array(deflateRawSync(body, { level: 9 })), '1.2.840.10008.1.2.1.99');

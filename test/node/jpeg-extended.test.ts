@@ -472,3 +472,11 @@ describe('hostile input: only ImageError, and quickly', () => {
     expect(outcomes.invalid).toBeGreaterThan(0);
   });
 });
+
+describe('a frame without a scan', () => {
+  it('is refused as invalid, not decoded to black', () => {
+    // SOI, SOF1 (12-bit, 16x16, one component), EOI: a frame header and no image data.
+    const bytes = new Uint8Array([0xff, 0xd8, 0xff, 0xc1, 0, 11, 12, 0, 16, 0, 16, 1, 1, 0x11, 0, 0xff, 0xd9]);
+    expect(() => decodeJpegExtended(bytes, 1e6)).toThrow(new ImageError('invalid', 'The JPEG has no image data (no scan).'));
+  });
+});

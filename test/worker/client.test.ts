@@ -90,6 +90,26 @@ describe('client/ transport rules (scripted fetch)', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('keeps its defaults for options passed as undefined', async () => {
+    const cxr = new CxrClient({ baseUrl: BASE, fetch: undefined, timeoutMs: undefined, retries: undefined });
+    expect(cxr).toBeInstanceOf(CxrClient);
+    let calls = 0;
+    const answers = [problem(503, 'model_unavailable', '0'), new Response('{"status":"ok"}', { headers: { 'content-type': 'application/json' } })];
+    await new CxrClient({ baseUrl: BASE, timeoutMs: undefined, retries: undefined, fetch: async () => answers[calls++] }).usage();
+    expect(calls).toBe(2); // a retry (default 2) and no instant timeout
+  });
+
+  it('times out an answer whose body stalls after the headers', async () => {
+    const stalled: typeof fetch = async (_input, init) =>
+      new Response(
+        new ReadableStream({ start: (controller) => init?.signal?.addEventListener('abort', () => controller.error(init.signal!.reason)) }),
+        { headers: { 'content-type': 'application/json' } },
+      );
+    const started = Date.now();
+    await expect(new CxrClient({ baseUrl: BASE, timeoutMs: 50, fetch: stalled }).model()).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it('is cancelled by the caller’s signal', async () => {
     const controller = new AbortController();
     const pending = new CxrClient({ baseUrl: BASE, fetch: hanging }).model({ signal: controller.signal });

@@ -53,7 +53,7 @@ export class DataSet {
     return text.split('\\').map((s) => s.replace(/[\0 ]+$/, '').replace(/^ +/, ''));
   }
 
-  /** The first value of a text element, upper-cased for code strings; undefined when absent or empty. */
+  /** The first value of a text element (case as stored); undefined when absent or empty. */
   string(tag: number): string | undefined {
     const value = this.strings(tag)[0];
     return value ? value : undefined;

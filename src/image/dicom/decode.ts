@@ -82,7 +82,8 @@ export function decodeDicomLuma(bytes: Uint8Array, limits: DecodeLimits, minSide
 
   if (syntax.codec === 'native') {
     const frame = nativeFrame(pixelData.value, module, syntax);
-    if (module.samplesPerPixel === 3) return result(plane(module, colourLuma(frame, module, pixels)), null);
+    // Colour is 8-bit only (readPixelModule), so its samples are always bytes.
+    if (module.samplesPerPixel === 3) return result(plane(module, colourLuma(frame as Uint8Array, module, pixels)), null);
     const { plane: gray, window } = renderGrayscale(frame, module, ds, false);
     return result(plane(module, gray), window);
   }
@@ -98,6 +99,8 @@ export function decodeDicomLuma(bytes: Uint8Array, limits: DecodeLimits, minSide
       return result(plane(module, gray), window);
     }
     case 'jpeg-lossless': {
+      // The codec allocates from the JPEG's own header: hold it to the DICOM header and the budget first.
+      checkJpegFrame(frame, module, budget, module.samplesPerPixel * 2);
       const image = decodeJpegLossless(frame, limits.maxPixels);
       checkSize(image, module);
       if (image.components === 3) return result(plane(module, colourLuma(image.samples, { ...module, planarConfiguration: 0 }, pixels)), null);
@@ -106,7 +109,9 @@ export function decodeDicomLuma(bytes: Uint8Array, limits: DecodeLimits, minSide
     }
     case 'jpeg-baseline':
     case 'jpeg-extended': {
-      if (syntax.codec === 'jpeg-extended' && jpegPrecision(frame) > 8) {
+      const sof = checkJpegFrame(frame, module, budget, 0);
+      if (syntax.codec === 'jpeg-extended' && sof.precision > 8) {
+        checkJpegFrame(frame, module, budget, 2); // one 16-bit luminance plane
         const image = decodeJpegExtended(frame, limits.maxPixels);
         checkSize(image, module);
         const { plane: gray, window } = renderGrayscale(image.samples, { ...module, bitsStored: image.precision, highBit: image.precision - 1 }, ds, true);
@@ -132,8 +137,14 @@ function checkSize(image: { width: number; height: number }, module: PixelModule
   }
 }
 
-/** The first frame of native pixel data, as 8-bit bytes or 16-bit words in this machine's byte order. */
-function nativeFrame(value: Uint8Array, module: PixelModule, syntax: TransferSyntax): Uint8Array | Uint16Array {
+/** 16-bit samples read where they lie: big endian, or at an odd offset (no copy of the frame is made). */
+interface UnalignedWords {
+  view: DataView;
+  littleEndian: boolean;
+}
+
+/** The first frame of native pixel data: 8-bit bytes, 16-bit words viewed in place, or unaligned words. */
+function nativeFrame(value: Uint8Array, module: PixelModule, syntax: TransferSyntax): Uint8Array | Uint16Array | UnalignedWords {
   // Uncompressed YBR_FULL_422 stores Y Y Cb Cr for each pair of pixels: two samples a pixel.
   const samplesPerPixel = module.photometric === 'YBR_FULL_422' ? 2 : module.samplesPerPixel;
   const samples = module.rows * module.columns * samplesPerPixel;
@@ -145,11 +156,9 @@ function nativeFrame(value: Uint8Array, module: PixelModule, syntax: TransferSyn
   if (syntax.littleEndian === PLATFORM_LITTLE_ENDIAN && value.byteOffset % 2 === 0) {
     return new Uint16Array(value.buffer, value.byteOffset, samples);
   }
-  // Big endian data, or words at an odd offset in the upload: one copy, byte order fixed.
-  const words = new Uint16Array(samples);
-  const view = new DataView(value.buffer, value.byteOffset, bytes);
-  for (let i = 0; i < samples; i++) words[i] = view.getUint16(i * 2, syntax.littleEndian);
-  return words;
+  // Big endian data, or words at an odd offset: read through a DataView rather than copied (a copy of a frame
+  // inflated from a deflated data set would hold it twice).
+  return { view: new DataView(value.buffer, value.byteOffset, bytes), littleEndian: syntax.littleEndian };
 }
 
 /**
@@ -183,15 +192,46 @@ function endsCodestream(fragment: Uint8Array): boolean {
   return (n >= 2 && fragment[n - 2] === 0xff && fragment[n - 1] === 0xd9) || (n >= 3 && fragment[n - 3] === 0xff && fragment[n - 2] === 0xd9);
 }
 
-/** The sample precision in a JPEG's frame header (8 when none is found: the 8-bit decoder then reports why). */
-function jpegPrecision(jpeg: Uint8Array): number {
-  for (let i = 2; i + 4 < jpeg.length; ) {
-    if (jpeg[i] !== 0xff) return 8;
+interface JpegFrameHeader {
+  precision: number;
+  width: number;
+  height: number;
+  components: number;
+}
+
+/** A JPEG's frame header (SOFn), read without decoding; null when none is found before the data ends. */
+function jpegFrameHeader(jpeg: Uint8Array): JpegFrameHeader | null {
+  for (let i = 2; i + 9 < jpeg.length; ) {
+    if (jpeg[i] !== 0xff) return null;
     const marker = jpeg[i + 1];
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return jpeg[i + 4];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { precision: jpeg[i + 4], height: (jpeg[i + 5] << 8) | jpeg[i + 6], width: (jpeg[i + 7] << 8) | jpeg[i + 8], components: jpeg[i + 9] };
+    }
     i += 2 + ((jpeg[i + 2] << 8) | jpeg[i + 3]);
   }
-  return 8;
+  return null;
+}
+
+/**
+ * Holds a JPEG-coded frame to the DICOM header before any sample is allocated: the same size and sample count
+ * (a codec sizes its buffers from the JPEG's own header, which a hostile file can make far larger than the
+ * DICOM header's), and `bytesPerSample` bytes for each of its samples within the decode budget.
+ */
+function checkJpegFrame(frame: Uint8Array, module: PixelModule, budget: number, bytesPerSample: number): JpegFrameHeader {
+  const sof = jpegFrameHeader(frame);
+  if (!sof) throw new ImageError('invalid', 'Corrupt DICOM: the compressed frame has no JPEG frame header.');
+  if (sof.width !== module.columns || sof.height !== module.rows || sof.components !== module.samplesPerPixel) {
+    throw new ImageError(
+      'invalid',
+      `Corrupt DICOM: the compressed frame is ${sof.width}x${sof.height} with ${sof.components} components, the header says ` +
+        `${module.columns}x${module.rows} with ${module.samplesPerPixel}.`,
+    );
+  }
+  const bytes = sof.width * sof.height * bytesPerSample;
+  if (bytes > budget) {
+    throw new ImageError('too_large', `This ${sof.width}x${sof.height} frame needs ${Math.ceil(bytes / 2 ** 20)} MiB to decode; the limit is ${Math.floor(budget / 2 ** 20)} MiB.`);
+  }
+  return sof;
 }
 
 /**
@@ -199,18 +239,27 @@ function jpegPrecision(jpeg: Uint8Array): number {
  * result is written over the samples' own memory (a 16-bit sample is read before its byte is overwritten),
  * so a decoded frame is never held at full resolution twice.
  */
-function renderGrayscale(samples: Uint8Array | Uint16Array, module: PixelModule, ds: DataSet, inPlace: boolean): { plane: Uint8Array; window: WindowUsed } {
+function renderGrayscale(
+  samples: Uint8Array | Uint16Array | UnalignedWords,
+  module: PixelModule,
+  ds: DataSet,
+  inPlace: boolean,
+): { plane: Uint8Array; window: WindowUsed } {
   const shift = module.highBit + 1 - module.bitsStored;
   const mask = 2 ** module.bitsStored - 1;
   const n = module.rows * module.columns;
+  const words = ArrayBuffer.isView(samples) ? null : samples;
+  const array = ArrayBuffer.isView(samples) ? samples : null;
   const histogram = () => {
     const counts = new Uint32Array(mask + 1);
-    for (let i = 0; i < n; i++) counts[(samples[i] >> shift) & mask]++;
+    if (array) for (let i = 0; i < n; i++) counts[(array[i] >> shift) & mask]++;
+    else for (let i = 0; i < n; i++) counts[(words!.view.getUint16(i * 2, words!.littleEndian) >> shift) & mask]++;
     return counts;
   };
   const { lut, window } = grayscaleLut(ds, module, histogram);
-  const out = inPlace ? new Uint8Array(samples.buffer, samples.byteOffset, n) : new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = lut[(samples[i] >> shift) & mask];
+  const out = inPlace && array ? new Uint8Array(array.buffer, array.byteOffset, n) : new Uint8Array(n);
+  if (array) for (let i = 0; i < n; i++) out[i] = lut[(array[i] >> shift) & mask];
+  else for (let i = 0; i < n; i++) out[i] = lut[(words!.view.getUint16(i * 2, words!.littleEndian) >> shift) & mask];
   return { plane: out, window };
 }
 

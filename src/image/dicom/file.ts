@@ -104,7 +104,8 @@ function fileMetaEnd(bytes: Uint8Array, start: number): number {
 /** Raw deflate with the output capped while inflating: a deflate bomb stops at the cap. */
 function inflate(data: Uint8Array, maxBytes: number): Uint8Array {
   try {
-    const out = inflateRawSync(data, { maxOutputLength: maxBytes });
+    // An infinite budget (the training pipeline's) is no option at all: zlib refuses it as out of range.
+    const out = inflateRawSync(data, Number.isFinite(maxBytes) ? { maxOutputLength: maxBytes } : {});
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {

@@ -86,6 +86,7 @@ export function voiTransform(
     return { apply: (x) => x / top, window: { source: 'as-stored' } };
   }
   const [low, high] = percentiles(modalityValues(), PERCENTILE_LOW, PERCENTILE_HIGH);
+  if (!Number.isFinite(low) || !Number.isFinite(high)) throw new ImageError('invalid', 'Corrupt DICOM: the modality transform gives values that are not finite.');
   const span = Math.max(high - low, 1e-6);
   return {
     apply: (x) => clamp((x - low) / span, 0, 1),
@@ -130,14 +131,18 @@ interface Lut {
 
 /** A Modality or VOI LUT Sequence item: LUT Descriptor (entries, first mapped value, bits) and LUT Data. */
 function readLut(item: DataSet, signed: boolean, what: string): Lut {
-  const [entriesField, firstField, bits] = item.numbers(Tag.LUTDescriptor);
+  const descriptor = item.numbers(Tag.LUTDescriptor);
   const element = item.elements.get(Tag.LUTData);
-  if (entriesField === undefined || firstField === undefined || bits === undefined || !element) {
-    throw new ImageError('invalid', `Corrupt DICOM: the ${what} LUT has no descriptor or no data.`);
+  if (descriptor.length < 3 || !descriptor.slice(0, 3).every(Number.isInteger) || !element) {
+    throw new ImageError('invalid', `Corrupt DICOM: the ${what} LUT has no valid descriptor or no data.`);
   }
+  // The descriptor is US or SS (PS3.3 C.11.1.1): entries and bits are unsigned whatever the VR says, the first
+  // mapped value is signed for signed pixel data (implicit VR files cannot say so and read as US).
+  const entriesField = descriptor[0] & 0xffff;
+  const bits = descriptor[2] & 0xffff;
+  const firstRaw = descriptor[1] & 0xffff;
   const entries = entriesField === 0 ? 65536 : entriesField;
-  // The first mapped value is SS for signed pixel data; implicit VR files cannot say so and read as US.
-  const first = signed && firstField >= 32768 ? firstField - 65536 : firstField;
+  const first = signed && firstRaw >= 32768 ? firstRaw - 65536 : firstRaw;
   if (bits < 1 || bits > 16) throw new ImageError('invalid', `Corrupt DICOM: the ${what} LUT has ${bits} bits per entry.`);
   const { value } = element;
   // 8-bit LUT data is sometimes packed one value a byte; the standard stores one value a 16-bit word.

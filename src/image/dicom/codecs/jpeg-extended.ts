@@ -157,6 +157,7 @@ export function decodeJpegExtended(bytes: Uint8Array, maxPixels: number): Extend
     }
   }
   if (!frame || !samples) throw new ImageError('invalid', 'The JPEG has no frame header.');
+  if (scans === 0) throw new ImageError('invalid', 'The JPEG has no image data (no scan).');
   if (frame.components.some((c) => c.slot >= 0 && !c.done)) throw new ImageError('invalid', 'The JPEG ends before its luminance was coded.');
   return { width: frame.width, height: frame.height, components: frame.components.length, precision: frame.precision, samples };
 }
