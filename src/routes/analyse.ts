@@ -4,7 +4,7 @@
  */
 import type { Context } from 'hono';
 import { readLimits, type AppEnv } from '../env';
-import { problem } from '../http/problem';
+import { problem, quoted } from '../http/problem';
 import { stageTimer } from '../http/server-timing';
 import { readImageUpload } from '../http/upload';
 import { ImageError } from '../image/errors';
@@ -42,12 +42,10 @@ function chooseOperatingPoint(requested: string | undefined, points: OperatingPo
   if (requested === undefined) return points?.default ?? null;
   const names = Object.keys(points?.thresholds ?? {});
   if (!names.includes(requested)) {
-    // Echoed so the caller sees what arrived, but never at any length.
-    const shown = requested.length > 64 ? `${requested.slice(0, 64)}…` : requested;
     throw problem(
       'invalid_parameter',
       names.length
-        ? `Unknown operating point ${JSON.stringify(shown)}; use one of: ${names.join(', ')}.`
+        ? `Unknown operating point ${quoted(requested)}; use one of: ${names.join(', ')}.`
         : 'This model was exported without operating points.',
     );
   }

@@ -3,7 +3,7 @@ import encodeJpeg from 'jpeg-js/lib/encoder.js';
 import type { AppEnv } from '../env';
 import { encodePng } from '../explain/png';
 import { renderOverlay } from '../explain/overlay';
-import { problem } from '../http/problem';
+import { problem, quoted } from '../http/problem';
 import { meter } from '../metering/billing';
 import { analyseUpload, classificationBody } from './analyse';
 import type { ExplainBody } from '../api/schemas';
@@ -34,9 +34,7 @@ export const explain = new Hono<AppEnv>().post('/', meter('explain'), async (c) 
     validate: ({ classifier, gradCam }) => {
       if (!gradCam) throw problem('explanation_unavailable', 'This model was exported without the head description Grad-CAM needs.');
       if (requested !== undefined && !classifier.info.classes.includes(requested)) {
-        // Echoed so the caller sees what arrived, but never at any length.
-        const shown = requested.length > 64 ? `${requested.slice(0, 64)}…` : requested;
-        throw problem('invalid_parameter', `Unknown class ${JSON.stringify(shown)}; use one of: ${classifier.info.classes.join(', ')}.`);
+        throw problem('invalid_parameter', `Unknown class ${quoted(requested)}; use one of: ${classifier.info.classes.join(', ')}.`);
       }
     },
   });

@@ -7,7 +7,7 @@
  * it) and dropped, and chroma-only progressive scans are skipped unread.
  */
 import { ImageError } from '../errors';
-import { BitReader, END_OF_BLOCK, type HuffmanTable } from './huffman';
+import { BitReader, END_OF_BLOCK, MAX_PADDING_BITS, type HuffmanTable } from './huffman';
 import { ZIGZAG, idctBlock, idctFlat } from './idct';
 import { readHuffmanTables, readQuantisationTables, readSegment, tableCounter } from './segments';
 
@@ -255,8 +255,6 @@ function transformAll(c: Component, quant: Float32Array[], scale: number): void 
   c.coefficients = null;
 }
 
-/** Zero bits a scan may decode past the end of its data (128 bytes' worth) before it is refused as corrupt. */
-const MAX_PADDING_BITS = 1024;
 
 /** Decodes one scan starting at `pos` (just after the SOS header); returns the position after it. */
 function decodeScan(

@@ -5,6 +5,13 @@ import { ImageError } from '../errors';
 
 const LOOKUP_BITS = 9;
 
+/**
+ * Zero bits a scan may decode past the end of its data (128 bytes' worth) before it is refused as truncated or
+ * corrupt: a valid scan needs none, and decoding a large image from zeros would cost its full CPU. Every JPEG
+ * decoder here (8-bit, 12-bit, lossless) checks `paddingConsumed()` against it.
+ */
+export const MAX_PADDING_BITS = 1024;
+
 export interface HuffmanTable {
   /** For the next LOOKUP_BITS bits: (code length << 8) | symbol, or 0 when the code is longer. */
   lookup: Uint16Array;

@@ -11,7 +11,7 @@
  * requires it) and dropped, so no buffer but the output is ever image-sized.
  */
 import { ImageError } from '../../errors';
-import { BitReader, END_OF_BLOCK, type HuffmanTable } from '../../jpeg/huffman';
+import { BitReader, END_OF_BLOCK, MAX_PADDING_BITS, type HuffmanTable } from '../../jpeg/huffman';
 import { ZIGZAG as ZIGZAG_ORDER } from '../../jpeg/idct';
 import { readHuffmanTables, readQuantisationTables, readSegment, tableCounter } from '../../jpeg/segments';
 
@@ -69,9 +69,6 @@ interface Frame {
 
 // A file defines a handful of tables; thousands of them (megabytes of DHT segments) cost table building only.
 const MAX_TABLES = 256;
-// Zero bits the entropy decoder may read past the end of the data (128 bytes' worth) before the file is
-// refused as truncated: a valid scan needs none, and decoding a large image from zeros would cost its full CPU.
-const MAX_PADDING_BITS = 1024;
 
 /**
  * Decodes a sequential Huffman DCT JPEG (SOF0 or SOF1, 8 or 12 bits, 1 or 3 components, any sampling

@@ -4,7 +4,7 @@
  * use is decoded: one interleaved scan of 1 or 3 components with 1x1 sampling; the rest is refused.
  */
 import { ImageError } from '../../errors';
-import { BitReader, type HuffmanTable } from '../../jpeg/huffman';
+import { BitReader, MAX_PADDING_BITS, type HuffmanTable } from '../../jpeg/huffman';
 import { readHuffmanTables, readSegment, tableCounter } from '../../jpeg/segments';
 
 export interface LosslessImage {
@@ -16,8 +16,6 @@ export interface LosslessImage {
   samples: Uint16Array;
 }
 
-/** Zero bits a scan may decode past the end of its data (128 bytes' worth) before it is refused as corrupt. */
-const MAX_PADDING_BITS = 1024;
 // A lossless file needs at most 4 tables; thousands of DHT segments would only cost table building.
 const MAX_TABLES = 64;
 
