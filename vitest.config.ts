@@ -38,7 +38,9 @@ export default defineConfig({
         test: { name: 'browser', include: ['test/browser/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 180_000 },
       },
       {
-        // Pure TypeScript units and the export pipeline, in Node.
+        // Pure TypeScript units and the export pipeline, in Node. The Durable Object base class comes from a shim
+        // (the Worker tests use workerd's own).
+        resolve: { alias: { 'cloudflare:workers': new URL('./test/helpers/cloudflare-workers-shim.ts', import.meta.url).pathname } },
         test: {
           name: 'node',
           include: ['test/node/**/*.test.ts'],

@@ -33,7 +33,7 @@ export function meter(endpoint: string) {
       await usageMeter.release().catch(() => undefined);
       throw error;
     }
-    if (c.res.status < 200 || c.res.status >= 300) {
+    if (!c.res.ok) {
       await usageMeter.release().catch(() => undefined);
       return;
     }

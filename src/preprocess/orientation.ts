@@ -13,7 +13,9 @@ export function applyOrientation(
   const outWidth = swap ? height : width;
   const outHeight = swap ? width : height;
   const out = new Uint8Array(data.length);
+  // Stryker disable next-line EqualityOperator: one step more only writes past the end of a typed array (dropped) or a slot the next step overwrites
   for (let dy = 0; dy < outHeight; dy++) {
+    // Stryker disable next-line EqualityOperator: one step more only writes past the end of a typed array (dropped) or a slot the next step overwrites
     for (let dx = 0; dx < outWidth; dx++) {
       let sx: number;
       let sy: number;

@@ -23,22 +23,29 @@ function axisWeights(inSize: number, outSize: number): AxisWeights {
   const start = new Int32Array(outSize);
   const count = new Int32Array(outSize);
   const weights = new Float32Array(outSize * taps);
+  // Stryker disable next-line EqualityOperator: one step more only writes past the end of a typed array (dropped) or a slot the next step overwrites
   for (let i = 0; i < outSize; i++) {
     const centre = (i + 0.5) * scale;
     const lo = Math.max(0, Math.floor(centre - support));
     const hi = Math.min(inSize, Math.ceil(centre + support));
     // Every window holds exactly `taps` indices (when the input has that many), the ones outside the
     // filter weighing 0: adding +0 leaves a sum unchanged, and equal trip counts make the loops faster.
+    // Stryker disable next-line EqualityOperator: with inSize === taps both branches start the window at 0
     const first = inSize >= taps ? Math.min(lo, inSize - taps) : lo;
     let sum = 0;
     let n = 0;
-    for (let j = lo; j < hi && n < taps; j++, n++) {
+    // hi - lo <= ceil(2 * support) + 1 <= taps: the window always fits its `taps` slots.
+    for (let j = lo; j < hi; j++, n++) {
       const w = Math.max(0, 1 - Math.abs((j + 0.5 - centre) / filterScale));
       weights[i * taps + j - first] = w;
+      // Stryker disable next-line AssignmentOperator: both axes are normalised by the same code, so negating every sum negates every weight twice
       sum += w;
     }
-    for (let k = lo - first; k < lo - first + n; k++) weights[i * taps + k] /= sum;
+    const from = lo - first;
+    // Stryker disable next-line EqualityOperator: the slot just past the window holds 0 (0 / sum = 0) or the next output index's, which it rewrites
+    for (let k = from; k < from + n; k++) weights[i * taps + k] /= sum;
     start[i] = first;
+    // Stryker disable next-line EqualityOperator: with inSize === taps the window holds all `n` = taps indices either way
     count[i] = inSize >= taps ? taps : n;
   }
   return { start, count, weights, taps };
@@ -56,14 +63,17 @@ export function resizeLuma(
   outHeight: number,
 ): Uint8Array {
   // Same size: every tap but the centre one weighs exactly 0, so the result would be the input.
+  // Stryker disable next-line ConditionalExpression: a shortcut; without it the filter returns the same pixels
   if (width === outWidth && height === outHeight) return data.slice();
   const horizontal = axisWeights(width, outWidth);
   const vertical = axisWeights(height, outHeight);
   const rows = new Float32Array(height * outWidth);
   const { start: hStart, count: hCount, weights: hWeights, taps: hTaps } = horizontal;
+  // Stryker disable next-line EqualityOperator: one step more only writes past the end of a typed array (dropped) or a slot the next step overwrites
   for (let y = 0; y < height; y++) {
     const src = y * width;
     const dst = y * outWidth;
+    // Stryker disable next-line EqualityOperator: one step more only writes past the end of a typed array (dropped) or a slot the next step overwrites
     for (let x = 0; x < outWidth; x++) {
       const base = x * hTaps;
       const first = src + hStart[x];
@@ -76,6 +86,7 @@ export function resizeLuma(
   // still adds its terms in the same order as a per-pixel loop would, so the result is the same.
   const out = new Uint8Array(outWidth * outHeight);
   const acc = new Float64Array(outWidth);
+  // Stryker disable next-line EqualityOperator: one step more only writes past the end of a typed array (dropped) or a slot the next step overwrites
   for (let y = 0; y < outHeight; y++) {
     const base = y * vertical.taps;
     const first = vertical.start[y];
@@ -83,13 +94,13 @@ export function resizeLuma(
     for (let k = 0, n = vertical.count[y]; k < n; k++) {
       const weight = vertical.weights[base + k];
       const row = (first + k) * outWidth;
+      // Stryker disable next-line EqualityOperator: one step more only writes past the end of a typed array (dropped) or a slot the next step overwrites
       for (let x = 0; x < outWidth; x++) acc[x] += rows[row + x] * weight;
     }
     const dst = y * outWidth;
-    for (let x = 0; x < outWidth; x++) {
-      const v = acc[x];
-      out[dst + x] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
-    }
+    // The weights are non-negative and sum to 1, so every value is already within 0..255.
+    // Stryker disable next-line EqualityOperator: one step more only writes past the end of a typed array (dropped) or a slot the next step overwrites
+    for (let x = 0; x < outWidth; x++) out[dst + x] = Math.round(acc[x]);
   }
   return out;
 }

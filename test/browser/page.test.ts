@@ -111,7 +111,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH) || real === null)('web page in headle
     const dcm = join(dir, 'film.dcm');
     writeFileSync(dcm, jpegToDicom(real![0].bytes));
     await page.setInputFiles('#file', dcm);
-    await page.waitForFunction(() => document.querySelector('#overlay')?.getAttribute('data-explained-class') !== null && !document.querySelector('#result')!.hidden);
+    await page.waitForFunction(() => document.querySelector('#overlay')?.getAttribute('data-explained-class') !== null && !document.querySelector<HTMLElement>('#result')!.hidden);
     const api = (await (await fetch(`${BASE}/v1/classify`, { method: 'POST', body: real![0].bytes as Uint8Array<ArrayBuffer>, headers: { ...auth, 'content-type': 'image/jpeg' } })).json()) as {
       probabilities: Record<string, number>;
     };

@@ -1,0 +1,65 @@
+/**
+ * The test runs Stryker mutates against (`npm run mutate`, scripts/mutate.ts): for each group of source folders,
+ * the Node tests that exercise it directly. Stryker switches mutants inside the test process, so it cannot reach
+ * code running in workerd (the Worker tests); these units cover the same modules in Node. MUTATE_GROUP picks the
+ * group (scripts/mutate.ts sets it); without it, all of them. `npm test` runs the same files in its `node` project.
+ */
+import { relative } from 'node:path';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { defineConfig } from 'vitest/config';
+
+const IMAGE_TESTS = [
+  'test/node/image-formats.test.ts',
+  'test/node/dicom-formats.test.ts',
+  'test/node/jpeg-decoder.test.ts',
+  'test/node/jpeg-extended.test.ts',
+  'test/node/jpeg-lossless.test.ts',
+  'test/node/dicom.test.ts',
+];
+
+export const MUTATION_GROUPS = {
+  service: { mutate: ['src/auth/**/*.ts', 'src/metering/**/*.ts', 'src/http/**/*.ts'], tests: ['test/node/auth.test.ts', 'test/node/metering.test.ts', 'test/node/http.test.ts'] },
+  preprocess: { mutate: ['src/preprocess/**/*.ts'], tests: ['test/node/preprocess.test.ts'] },
+  // src/image in two passes. Instrumented code runs 30-150x slower in per-pixel loops, so the parsers and checks
+  // (formats) are mutated with the pixel loops running at full speed, and the pixel loops (pixels) on their own.
+  'image-formats': {
+    mutate: [
+      'src/image/*.ts',
+      'src/image/jpeg/segments.ts',
+      'src/image/dicom/{file,dataset,tags,transfer-syntaxes,header-checks,pixel-module}.ts',
+    ],
+    tests: IMAGE_TESTS,
+  },
+  'image-pixels': {
+    mutate: ['src/image/jpeg/{decoder,huffman,idct}.ts', 'src/image/dicom/{decode,grayscale-pipeline}.ts', 'src/image/dicom/codecs/*.ts'],
+    tests: IMAGE_TESTS,
+  },
+} as const;
+
+const group = process.env.MUTATE_GROUP as keyof typeof MUTATION_GROUPS | undefined;
+const include = group ? [...MUTATION_GROUPS[group].tests] : Object.values(MUTATION_GROUPS).flatMap((g) => [...g.tests]);
+
+/**
+ * Runs test files in the order listed (the small, exact unit files first). Stryker stops at a mutant's first failing
+ * test, so the order decides how much a killed mutant costs; vitest's own order puts the slowest files first.
+ */
+class ListedOrder extends BaseSequencer {
+  async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => {
+      const i = include.indexOf(relative(process.cwd(), f.moduleId));
+      return i < 0 ? include.length : i;
+    };
+    return [...files].sort((a, b) => rank(a) - rank(b));
+  }
+}
+
+export default defineConfig({
+  resolve: { alias: { 'cloudflare:workers': new URL('./test/helpers/cloudflare-workers-shim.ts', import.meta.url).pathname } },
+  test: {
+    include,
+    sequence: { sequencer: ListedOrder },
+    environment: 'node',
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
+  },
+});
