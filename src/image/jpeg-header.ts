@@ -49,9 +49,9 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader {
     if (bytes[offset] !== 0xff) {
       throw new ImageError('invalid', `Corrupt JPEG: expected a marker at byte ${offset}.`);
     }
-    // Any number of 0xFF fill bytes may precede a marker code.
-    while (offset < bytes.length && bytes[offset] === 0xff) offset++;
-    if (offset >= bytes.length) break;
+    // Any number of 0xFF fill bytes may precede a marker code. Past the end, `marker` is undefined, matches
+    // nothing, and the length check below ends the loop.
+    while (bytes[offset] === 0xff) offset++;
     const marker = bytes[offset++];
     if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue; // no length
     if (marker === 0xd9) throw new ImageError('invalid', 'Corrupt JPEG: end of image before any scan.');
@@ -110,6 +110,7 @@ function readFrame(segment: Uint8Array, progressive: boolean): Pick<JpegHeader, 
 
 /** Reads tag 0x0112 from an APP1 "Exif\0\0" TIFF block; null if absent or malformed. */
 function readExifOrientation(segment: Uint8Array): number | null {
+  // Stryker disable next-line EqualityOperator: a 14-byte block has no room for an entry, so it gives null either way
   if (segment.length < 14 || ascii(segment, 0, 6) !== 'Exif\0\0') return null;
   const tiff = new DataView(segment.buffer, segment.byteOffset + 6, segment.byteLength - 6);
   const order = tiff.getUint16(0);
@@ -118,6 +119,7 @@ function readExifOrientation(segment: Uint8Array): number | null {
   const ifd = tiff.getUint32(4, little);
   if (ifd + 2 > tiff.byteLength) return null;
   const entries = tiff.getUint16(ifd, little);
+  // Stryker disable next-line EqualityOperator: one entry more always runs past the block (entry + 12 > length): null either way
   for (let i = 0; i < entries; i++) {
     const entry = ifd + 2 + i * 12;
     if (entry + 12 > tiff.byteLength) return null;
@@ -131,6 +133,7 @@ function readExifOrientation(segment: Uint8Array): number | null {
 
 /** True if an EOI marker (FF D9) follows `from`. Entropy-coded data stuffs every 0xFF, so FF D9 only appears as EOI. */
 function hasEndOfImage(bytes: Uint8Array, from: number): boolean {
+  // Stryker disable next-line ArithmeticOperator: starting further on only reads undefined first
   for (let i = bytes.length - 2; i >= from; i--) {
     if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return true;
   }

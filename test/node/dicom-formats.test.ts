@@ -48,7 +48,7 @@ const parse = (bytes: Uint8Array, enc = ELE, options = {}) => parseDataSet(bytes
 
 describe('DataSet accessors', () => {
   it('splits text on backslashes and trims NUL/space padding at the end and spaces at the start', () => {
-    const ds = parse(cat(el(0x00080060, 'CS', ' DX\\CR \0'), el(0x00100010, 'PN', ''), el(0x00081030, 'LO', 'x'.repeat(1025)), el(0x00081031, 'LO', 'y'.repeat(1024))));
+    const ds = parse(cat(el(0x00080060, 'CS', '  DX\\CR \0'), el(0x00100010, 'PN', ''), el(0x00081030, 'LO', 'x'.repeat(1025)), el(0x00081031, 'LO', 'y'.repeat(1024))));
     expect(ds.strings(0x00080060)).toEqual(['DX', 'CR']);
     expect(ds.string(0x00080060)).toBe('DX');
     expect(ds.strings(0x00100010)).toEqual(['']);
@@ -189,16 +189,21 @@ describe('parseDataSet', () => {
     expectImageError(() => seq(seqEnd()), 'invalid', 'Corrupt DICOM: a sequence delimiter inside a sequence of defined length.');
     expectImageError(() => seq(el(0x00080016, 'UI', '1')), 'invalid', 'Corrupt DICOM: (0008,0016) inside a sequence where an item was expected.');
     expectImageError(() => seq(cat(item(el(0x00283003, 'LO', 'ab')).subarray(0, 8), u32(0)), undefined), 'invalid', /Corrupt DICOM|truncated/);
-    expectImageError(() => parse(cat(el(Tag.VOILUTSequence, 'SQ', [], ELE, UNDEFINED), tagBytes(Tag.Item), u32(100), [1, 2])), 'invalid', 'The DICOM file is truncated (in a sequence item).');
+    expectImageError(() => parse(cat(el(Tag.VOILUTSequence, 'SQ', [], ELE, UNDEFINED), tagBytes(Tag.Item), u32(30), [1, 2])), 'invalid', 'The DICOM file is truncated (in a sequence item).');
     expectImageError(() => parse(cat(el(Tag.VOILUTSequence, 'SQ', [], ELE, UNDEFINED), item(el(0x00283003, 'LO', 'ab'), true, UNDEFINED))), 'invalid', 'The DICOM file is truncated (an item has no delimiter).');
     // An item whose declared length fits exactly.
     expect(seq(item(el(0x00283003, 'LO', 'ab'))).sequence(Tag.VOILUTSequence)).toHaveLength(1);
   });
 
-  it('limits nesting to 16 sequences deep', () => {
+  it('limits nesting to 16 sequences deep, UN sequences included', () => {
     const nested = (depth: number): Uint8Array => (depth === 0 ? el(0x00283003, 'LO', 'x') : el(Tag.VOILUTSequence, 'SQ', item(nested(depth - 1))));
     expect(() => parse(nested(16))).not.toThrow();
     expectImageError(() => parse(nested(17)), 'unsupported', 'DICOM sequences nested more than 16 deep are not supported.');
+    // Undefined-length UN sequences (their content implicit VR little endian).
+    const un = (depth: number, enc = ILE): Uint8Array =>
+      depth === 0 ? el(0x00283003, 'LO', 'x', ILE) : el(0x00091010, 'UN', cat(item(un(depth - 1), true, UNDEFINED), itemEnd(), seqEnd()), enc, UNDEFINED);
+    expect(() => parse(un(16, ELE))).not.toThrow();
+    expectImageError(() => parse(un(17, ELE)), 'unsupported', 'DICOM sequences nested more than 16 deep are not supported.');
   });
 
   it('limits a file to 100,000 elements, items and fragments', () => {
@@ -223,8 +228,10 @@ describe('parseDataSet', () => {
     expect(parse(native).has(0x00100010)).toBe(false);
     expect(parse(native, ELE, { stopAfterPixelData: false }).has(0x00100010)).toBe(true);
     // Inside a sequence item, pixel data (an icon) does not end the parse.
-    const icon = el(0x00880200, 'SQ', item(cat(el(Tag.PixelData, 'OW', [1, 2]), el(0x00283003, 'LO', 'x'))));
-    expect(parse(cat(icon, after)).string(0x00100010)).toBe('after');
+    const icon = el(Tag.VOILUTSequence, 'SQ', item(cat(el(Tag.PixelData, 'OW', [1, 2]), el(0x00283003, 'LO', 'x'))));
+    const withIcon = parse(cat(icon, after));
+    expect(withIcon.string(0x00100010)).toBe('after');
+    expect(withIcon.sequence(Tag.VOILUTSequence)[0].string(0x00283003)).toBe('x');
     const iconEncapsulated = el(Tag.VOILUTSequence, 'SQ', cat(item(cat(pixels, el(0x00283003, 'LO', 'x')), true, UNDEFINED), itemEnd(), seqEnd()), ELE, UNDEFINED);
     expect(parse(cat(iconEncapsulated, after)).sequence(Tag.VOILUTSequence)[0].string(0x00283003)).toBe('x');
   });
@@ -235,6 +242,8 @@ describe('parseDataSet', () => {
     expectImageError(() => parse(cat(start, item(new Uint8Array(0), true, UNDEFINED))), 'invalid', 'The DICOM file is truncated (in the encapsulated pixel data).');
     expectImageError(() => parse(cat(start, tagBytes(Tag.Item), u32(5), [1, 2, 3, 4])), 'invalid', 'The DICOM file is truncated (in the encapsulated pixel data).');
     expect(parse(cat(start, tagBytes(Tag.Item), u32(4), [1, 2, 3, 4], seqEnd())).elements.get(Tag.PixelData)!.fragments).toHaveLength(1);
+    // A fragment may end exactly at the end of the file; what is then missing is the delimiter.
+    expectImageError(() => parse(cat(start, tagBytes(Tag.Item), u32(4), [1, 2, 3, 4])), 'invalid', 'The DICOM file is truncated (in an element tag).');
   });
 });
 
@@ -269,6 +278,7 @@ describe('readDicomFile', () => {
       expect(looksLikeDicom(broken), String(i)).toBe(false);
     }
     expect(looksLikeDicom(part10(bodyELE).subarray(0, 131))).toBe(false);
+    expect(looksLikeDicom(part10(bodyELE).subarray(0, 132))).toBe(true); // preamble and prefix alone
     expectImageError(() => readDicomFile(Uint8Array.from([1, 2, 3]), Infinity), 'invalid', 'The body is not DICOM: no "DICM" prefix after a 128-byte preamble, and no data set at the start.');
   });
 
@@ -283,6 +293,15 @@ describe('readDicomFile', () => {
     expect(readDicomFile(big, Infinity).transferSyntax.uid).toBe('1.2.840.10008.1.2.2');
     expect(readDicomFile(implicit, Infinity).transferSyntax.uid).toBe('1.2.840.10008.1.2');
     expect(readDicomFile(implicit, Infinity).dataset.string(0x00080060)).toBe('DX');
+    // The first element's VR letters decide: A and Z are letters; an implicit length whose low byte is "A" is not a VR.
+    const ae = cat(el(0x00080054, 'AE', 'NODE'), el(Tag.Rows, 'US', u16(4)));
+    expect(readDicomFile(ae, Infinity)).toMatchObject({ transferSyntax: { uid: '1.2.840.10008.1.2.1' } });
+    expect(readDicomFile(ae, Infinity).dataset.number(Tag.Rows)).toBe(4);
+    const za = cat(el(0x00089999, 'ZA', 'ab'), el(Tag.Rows, 'US', u16(4)));
+    expect(readDicomFile(za, Infinity).dataset.number(Tag.Rows)).toBe(4);
+    const implicit65 = cat(el(0x00080081, 'ST', 'x'.repeat(65), ILE), el(Tag.Rows, 'US', u16(4), ILE));
+    expect(readDicomFile(implicit65, Infinity)).toMatchObject({ transferSyntax: { uid: '1.2.840.10008.1.2' } });
+    expect(readDicomFile(implicit65, Infinity).dataset.number(Tag.Rows)).toBe(4);
     // A bare data set that starts with a meta group still has its syntax read from it.
     expect(readDicomFile(cat(el(0x00020010, 'UI', '1.2.840.10008.1.2\0'), implicit), Infinity).dataset.number(Tag.Rows)).toBe(2);
   });
@@ -290,10 +309,16 @@ describe('readDicomFile', () => {
   it('skips meta elements of long VRs by their 32-bit length', () => {
     const withLong = part10(bodyELE, '1.2.840.10008.1.2.1', cat(el(0x00020102, 'OB', [1, 2, 3, 4]), el(0x00020100, 'UI', '1.2\0')));
     expect(readDicomFile(withLong, Infinity).dataset.number(Tag.Rows)).toBe(2);
-    for (const vr of ['UN', 'OW', 'UT', 'SQ']) {
-      const file = part10(bodyELE, '1.2.840.10008.1.2.1', el(0x00020102, vr, vr === 'SQ' ? [] : [1, 2]));
+    for (const vr of ['OB', 'UN', 'OW', 'UT', 'SQ']) {
+      // 300 bytes: read with a 16-bit length at the wrong place, this would send the parse astray.
+      const file = part10(bodyELE, '1.2.840.10008.1.2.1', el(0x00020102, vr, vr === 'SQ' ? [] : new Array(300).fill(2)));
       expect(readDicomFile(file, Infinity).dataset.number(Tag.Rows), vr).toBe(2);
     }
+    // Meta elements that end exactly at the end of the file belong to the meta group, not to the data set.
+    const lastShort = part10(new Uint8Array(0), '1.2.840.10008.1.2.1', el(0x00020013, 'SH', ''));
+    expect(readDicomFile(lastShort, Infinity).dataset.has(0x00020013)).toBe(false);
+    const lastLong = part10(new Uint8Array(0), '1.2.840.10008.1.2.1', el(0x00020102, 'OB', []));
+    expect(readDicomFile(lastLong, Infinity).dataset.has(0x00020102)).toBe(false);
   });
 
   it('refuses a meta group without a transfer syntax, an unknown one, and one that runs past the file', () => {
@@ -431,6 +456,11 @@ describe('readPixelModule', () => {
     expect(module({ ...base, stored: 16, high: 15 })()).toMatchObject({ bitsStored: 16 });
     expect(module({ ...base, stored: 1, high: 0 })()).toMatchObject({ bitsStored: 1 });
     expectImageError(module({ ...base, samples: 3, photometric: 'RGB' }), 'unsupported', 'DICOM colour images with more than 8 bits a sample are not supported.');
+  });
+
+  it('refuses a fractional Bits Stored (a DS where US belongs)', () => {
+    const ds = parse(cat(el(Tag.Rows, 'US', u16(4)), el(Tag.Columns, 'US', u16(3)), el(Tag.BitsAllocated, 'US', u16(16)), el(Tag.BitsStored, 'DS', '12.5')));
+    expectImageError(() => readPixelModule(ds), 'invalid', 'Corrupt DICOM: 12.5 bits stored with high bit 11.5 do not fit 16 bits allocated.');
   });
 
   it('needs a whole, positive number of frames', () => {

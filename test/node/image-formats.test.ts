@@ -28,10 +28,11 @@ const SOS = segment(0xda, [1, 1, 0, 0, 63, 0]);
 const jpeg = (...segments: Uint8Array[]) => bytes(SOI, ...segments, SOS, EOI);
 
 /** An APP1 Exif segment with one IFD entry for `tag` = `value` (SHORT), in either byte order. */
-function exif(value: number, { little = false, tag = 0x0112, entries = 1, ifd = 8, header = 'Exif\0\0' } = {}) {
+function exif(value: number, { little = false, tag = 0x0112, entries = 1, ifd = 8, header = 'Exif\0\0', before = [] as number[] } = {}) {
   const u16 = (v: number) => (little ? [v & 255, v >> 8] : [v >> 8, v & 255]);
   const u32 = (v: number) => (little ? [v & 255, (v >> 8) & 255, (v >> 16) & 255, v >>> 24] : [v >>> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255]);
-  const tiff = [...(little ? [0x49, 0x49] : [0x4d, 0x4d]), ...u16(42), ...u32(ifd), ...u16(entries), ...u16(tag), ...u16(3), ...u32(1), ...u16(value), 0, 0];
+  const entry = (t: number, v: number) => [...u16(t), ...u16(3), ...u32(1), ...u16(v), 0, 0];
+  const tiff = [...(little ? [0x49, 0x49] : [0x4d, 0x4d]), ...u16(42), ...u32(ifd), ...u16(entries), ...before.flatMap((t) => entry(t, 1)), ...entry(tag, value)];
   return segment(0xe1, [...Array.from(header, (c) => c.charCodeAt(0)), ...tiff]);
 }
 const adobe = (transform: number, text = 'Adobe') => segment(0xee, [...Array.from(text, (c) => c.charCodeAt(0)), 0, 100, 0, 0, 0, 0, transform]);
@@ -71,6 +72,11 @@ describe('readJpegHeader', () => {
     ]) {
       expectImageError(() => readJpegHeader(b), 'invalid', msg);
     }
+    // A frame header or scan header whose length field is the file's last two bytes is still read.
+    expectImageError(() => readJpegHeader(bytes(SOI, [0xff, 0xc0, 0x00, 0x02])), 'invalid', 'Corrupt JPEG: short frame header.');
+    expectImageError(() => readJpegHeader(bytes(SOI, frameSegment, [0xff, 0xda, 0x00, 0x02])), 'invalid', 'The JPEG is truncated (no end-of-image marker).');
+    // A scan header longer than the file is not looked into.
+    expectImageError(() => readJpegHeader(bytes(SOI, frameSegment, [0xff, 0xda, 0x00, 0x20, 1, 0xff, 0xd9])), 'invalid', msg);
     // A segment that ends exactly at the end of the file is read (then nothing follows).
     expectImageError(() => readJpegHeader(bytes(SOI, frameSegment, segment(0xe0, [1, 2, 3]))), 'invalid', msg);
   });
@@ -107,6 +113,11 @@ describe('readJpegHeader', () => {
     expectImageError(() => readJpegHeader(bytes(head, [0xff])), 'invalid', 'The JPEG is truncated (no end-of-image marker).');
     expect(readJpegHeader(bytes(head, EOI))).toMatchObject({ width: 8 });
     expect(readJpegHeader(bytes(head, [1, 2, 3], EOI, [0, 0]))).toMatchObject({ width: 8 });
+    // Only FF D9 together is an EOI.
+    expectImageError(() => readJpegHeader(bytes(head, [0x00, 0xd9, 0x00])), 'invalid', 'The JPEG is truncated (no end-of-image marker).');
+    expectImageError(() => readJpegHeader(bytes(head, [0xff, 0x00, 0x00])), 'invalid', 'The JPEG is truncated (no end-of-image marker).');
+    // Nor does one just before the scan header.
+    expectImageError(() => readJpegHeader(bytes(SOI, segment(0xc0, frame(8, 8)), segment(0xfe, [0xff, 0xd9]), SOS, [1])), 'invalid', 'The JPEG is truncated (no end-of-image marker).');
     // An EOI inside the headers does not count for the data after the scan.
     expectImageError(() => readJpegHeader(bytes(SOI, segment(0xe0, [0xff, 0xd9]), segment(0xc0, frame(8, 8)), SOS, [1])), 'invalid', 'The JPEG is truncated (no end-of-image marker).');
   });
@@ -148,6 +159,13 @@ describe('readJpegHeader', () => {
     // A later APP1 without an orientation keeps the one already read.
     expect(orientationOf(exif(6), segment(0xe1, Array.from('http://ns.adobe.com/xap/1.0/\0', (c) => c.charCodeAt(0))))).toBe(6);
     expect(orientationOf(exif(6), exif(3))).toBe(3);
+    expect(orientationOf(exif(6), exif(1))).toBe(1); // 1 is a value, not "none"
+    // The second of two entries; an IFD offset one byte short of the end (no room for the count) reads nothing.
+    expect(orientationOf(exif(8, { entries: 2, before: [0x010f] }))).toBe(8);
+    expect(orientationOf(exif(6, { ifd: 21 }))).toBe(1);
+    // An entry cut by the block's end (its value inside, its last two bytes not) is not read on into the file.
+    const whole = exif(6);
+    expect(orientationOf(segment(0xe1, whole.subarray(4, whole.length - 2)))).toBe(1);
   });
 
   it('reads the Adobe APP14 transform only from a long enough "Adobe" segment', () => {
@@ -156,6 +174,7 @@ describe('readJpegHeader', () => {
     expect(transformOf(adobe(0))).toBe(0);
     expect(transformOf()).toBeNull();
     expect(transformOf(adobe(1, 'Adobf'))).toBeNull();
+    expect(transformOf(segment(0xed, [...Array.from('Adobe', (c) => c.charCodeAt(0)), 0, 100, 0, 0, 0, 0, 2]))).toBeNull(); // APP13, not APP14
     expect(transformOf(segment(0xee, Array.from('Adobe\0\x64\0\0\0\0', (c) => c.charCodeAt(0))))).toBeNull(); // 11 bytes
   });
 });
@@ -201,6 +220,15 @@ describe('decodeJpegLuma (limits and colour spaces, before any pixel)', () => {
     expect(decodeJpegLuma(wide, { maxPixels: 1e8 }, 38, 0).scale).toBe(8);
   });
 
+  it('needs all four components\' coefficients for a progressive CMYK or YCCK JPEG', () => {
+    // The Adobe fixtures relabelled progressive: the memory check comes from the header, before any scan is read.
+    for (const name of ['ycck-adobe', 'cmyk-adobe']) {
+      const relabelled = fixtures[name].slice();
+      relabelled[relabelled.findIndex((b, i) => b === 0xff && relabelled[i + 1] === 0xc0) + 1] = 0xc2;
+      expectImageError(() => decodeJpegLuma(relabelled, { maxPixels: 1e8, maxDecodeBytes: 959_999 }), 'too_large', /^This progressive 300x400 JPEG needs 1 MiB/);
+    }
+  });
+
   it('refuses four components without an Adobe marker, and reports undecodable data as invalid', () => {
     const cmyk = fixtures['cmyk-adobe'];
     const app14 = cmyk.findIndex((b, i) => b === 0xff && cmyk[i + 1] === 0xee);
@@ -208,6 +236,14 @@ describe('decodeJpegLuma (limits and colour spaces, before any pixel)', () => {
     const bare = concatBytes([cmyk.subarray(0, app14), cmyk.subarray(app14 + 2 + length)]);
     expectImageError(() => decodeJpegLuma(bare, { maxPixels: 1e8 }), 'unsupported', 'Four-component JPEGs without an Adobe marker (unknown colour space) are not supported.');
     expect(() => decodeJpegLuma(cmyk, { maxPixels: 1e8 })).not.toThrow();
+  });
+});
+
+describe('ImageError', () => {
+  it('names itself, and carries kind and reason', () => {
+    const error = new ImageError('not_a_chest_xray', 'No.', 'dicom_modality');
+    expect([error.name, error.kind, error.reason, error.message]).toEqual(['ImageError', 'not_a_chest_xray', 'dicom_modality', 'No.']);
+    expect(error).toBeInstanceOf(Error);
   });
 });
 
@@ -255,6 +291,8 @@ describe('JPEG segment readers', () => {
     expect(counted).toBe(4);
     const bad = (data: number[], strict = true, name?: string) => () => readHuffmanTables(Uint8Array.from(data), [], [], () => undefined, strict, name);
     expectImageError(bad(table(2, 0)), 'invalid', 'Corrupt JPEG: bad Huffman table.');
+    // Strict unless told otherwise.
+    expectImageError(() => readHuffmanTables(Uint8Array.from(table(2, 0)), [], [], () => undefined), 'invalid', 'Corrupt JPEG: bad Huffman table.');
     expect(bad(table(2, 0), false)).not.toThrow(); // the 8-bit decoder takes any nonzero class as AC
     expectImageError(bad(table(0, 4), true, 'lossless JPEG'), 'invalid', 'Corrupt lossless JPEG: bad Huffman table.');
     expectImageError(bad(table(0, 0).slice(0, 16)), 'invalid', 'Corrupt JPEG: bad Huffman table.'); // counts cut off

@@ -188,7 +188,7 @@ function readElements(reader: Reader, enc: Encoding, end: number, inUndefinedIte
     if (length === UNDEFINED_LENGTH) {
       if (tag === Tag.PixelData) {
         elements.set(tag, { tag, vr, value: new Uint8Array(0), fragments: readFragments(reader, le) });
-        if (stopAfterPixelData && depth === 0) break;
+        if (stopAfterPixelData) break; // true at the top level only: sequence items are parsed with false
         continue;
       }
       if (vr !== 'SQ' && vr !== 'UN') {
@@ -212,7 +212,7 @@ function readElements(reader: Reader, enc: Encoding, end: number, inUndefinedIte
     }
     elements.set(tag, { tag, vr, value: reader.bytes.subarray(valueStart, valueStart + length) });
     reader.pos = valueStart + length;
-    if (tag === Tag.PixelData && stopAfterPixelData && depth === 0) break;
+    if (tag === Tag.PixelData && stopAfterPixelData) break;
   }
   if (inUndefinedItem) throw new ImageError('invalid', 'The DICOM file is truncated (an item has no delimiter).');
   return new DataSet(elements, le);
@@ -223,7 +223,7 @@ function readSequence(reader: Reader, enc: Encoding, end: number | undefined, de
   const le = enc.littleEndian;
   const items: DataSet[] = [];
   for (;;) {
-    if (end !== undefined && reader.pos >= end) return items;
+    if (reader.pos >= (end ?? Infinity)) return items;
     reader.count();
     const tag = reader.tag(le);
     const length = reader.uint32(le);
@@ -255,7 +255,8 @@ function readFragments(reader: Reader, le: boolean): Uint8Array[] {
     const length = reader.uint32(le);
     if (tag === Tag.SequenceDelimitation) return fragments;
     if (tag !== Tag.Item) throw new ImageError('invalid', 'Corrupt DICOM: encapsulated pixel data holds something other than items.');
-    if (length === UNDEFINED_LENGTH || length > reader.bytes.length - reader.pos) {
+    // An undefined length (0xFFFFFFFF) is longer than any upload, so this refuses it too.
+    if (length > reader.bytes.length - reader.pos) {
       throw new ImageError('invalid', 'The DICOM file is truncated (in the encapsulated pixel data).');
     }
     fragments.push(reader.bytes.subarray(reader.pos, reader.pos + length));

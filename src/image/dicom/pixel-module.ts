@@ -32,6 +32,7 @@ export interface PixelModule {
 export function readPixelModule(ds: DataSet): PixelModule {
   const rows = ds.number(Tag.Rows);
   const columns = ds.number(Tag.Columns);
+  // Stryker disable next-line ConditionalExpression: Number.isInteger(undefined) is false too; the test narrows the type
   const isSide = (x: number | undefined): x is number => x !== undefined && Number.isInteger(x) && x >= 1 && x <= 65535;
   if (!isSide(rows) || !isSide(columns)) throw new ImageError('invalid', 'The DICOM file has no valid image size (Rows and Columns: whole numbers 1..65535).');
   const samplesPerPixel = ds.number(Tag.SamplesPerPixel) ?? 1;
