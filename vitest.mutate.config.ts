@@ -11,6 +11,7 @@ import { defineConfig } from 'vitest/config';
 const IMAGE_TESTS = [
   'test/node/image-formats.test.ts',
   'test/node/dicom-formats.test.ts',
+  'test/node/decoder-golden.test.ts',
   'test/node/jpeg-decoder.test.ts',
   'test/node/jpeg-extended.test.ts',
   'test/node/jpeg-lossless.test.ts',
@@ -20,19 +21,27 @@ const IMAGE_TESTS = [
 export const MUTATION_GROUPS = {
   service: { mutate: ['src/auth/**/*.ts', 'src/metering/**/*.ts', 'src/http/**/*.ts'], tests: ['test/node/auth.test.ts', 'test/node/metering.test.ts', 'test/node/http.test.ts'] },
   preprocess: { mutate: ['src/preprocess/**/*.ts'], tests: ['test/node/preprocess.test.ts'] },
-  // src/image in two passes. Instrumented code runs 30-150x slower in per-pixel loops, so the parsers and checks
-  // (formats) are mutated with the pixel loops running at full speed, and the pixel loops (pixels) on their own.
+  // src/image in three passes. Instrumented code runs 30-150x slower in per-pixel loops, so the parsers and checks
+  // (formats) are mutated with the pixel loops running at full speed, and the pixel loops on their own.
   'image-formats': {
     mutate: [
       'src/image/*.ts',
       'src/image/jpeg/segments.ts',
+      // The decoder's marker loop and frame header (everything before chooseScale): parsing, not pixel loops.
+      'src/image/jpeg/decoder.ts:1-197',
       'src/image/dicom/{file,dataset,tags,transfer-syntaxes,header-checks,pixel-module}.ts',
     ],
     tests: IMAGE_TESTS,
   },
-  'image-pixels': {
-    mutate: ['src/image/jpeg/{decoder,huffman,idct}.ts', 'src/image/dicom/{decode,grayscale-pipeline}.ts', 'src/image/dicom/codecs/*.ts'],
-    tests: IMAGE_TESTS,
+  // The pixel loops, split so that a surviving mutant (which runs every test that covers it) runs only the tests of
+  // its own decoder. The golden decodes come first: tiny files, exact pixels, so most mutants die within milliseconds.
+  'jpeg-pixels': {
+    mutate: ['src/image/jpeg/decoder.ts:198-100000', 'src/image/jpeg/{huffman,idct}.ts'],
+    tests: ['test/node/decoder-golden.test.ts', 'test/node/jpeg-decoder.test.ts', 'test/node/image-formats.test.ts'],
+  },
+  'dicom-pixels': {
+    mutate: ['src/image/dicom/{decode,grayscale-pipeline}.ts', 'src/image/dicom/codecs/*.ts'],
+    tests: ['test/node/jpeg-lossless.test.ts', 'test/node/jpeg-extended.test.ts', 'test/node/dicom.test.ts', 'test/node/dicom-formats.test.ts'],
   },
 } as const;
 

@@ -7,6 +7,9 @@ export const IN_CI = !!process.env.CI && !['', '0', 'false'].includes(process.en
  */
 export const MUTATION_RUN = process.env.STRYKER_MUTATOR_WORKER !== undefined;
 
+/** Under Stryker, the group of vitest.mutate.config.ts being mutated (scripts/mutate.ts sets MUTATE_GROUP). */
+export const MUTATED_GROUP = MUTATION_RUN ? process.env.MUTATE_GROUP : undefined;
+
 /** `full` in a normal run, `light` under Stryker. */
 export const unlessMutating = <T>(full: T, light: T): T => (MUTATION_RUN ? light : full);
 

@@ -15,7 +15,7 @@ import { decodeJpegExtended, type ExtendedImage } from '../../src/image/dicom/co
 import { readDicomFile } from '../../src/image/dicom/file';
 import { ImageError } from '../../src/image/errors';
 import { seededRandom } from '../../scripts/export/split';
-import { IN_CI, timeLimit } from '../helpers/ci';
+import { IN_CI, timeLimit, unlessMutating } from '../helpers/ci';
 import { codestreamOf, concat, convert, nativeRadiograph, SECONDARY_CAPTURE, type RadiographSpec } from '../helpers/dicom';
 import { fuzzCase } from '../helpers/fuzz';
 import { expectImageError } from '../helpers/image-errors';
@@ -370,7 +370,7 @@ describe('hostile input: only ImageError, and quickly', () => {
   const valid = gray12(203, 141, 11, 6).bytes;
 
   it('truncated streams fail fast (under 200 ms), however they are cut', () => {
-    const big = gray12(1200, 1000, 12).bytes;
+    const big = unlessMutating(() => gray12(1200, 1000, 12), () => gray12(300, 250, 12))().bytes;
     for (const source of [valid, big]) {
       for (const cut of [3, 100, 0.1, 0.5, 0.9, source.length - 3, source.length - 2, source.length - 1]) {
         const bytes = source.subarray(0, cut < 1 ? Math.floor(source.length * cut) : cut);
