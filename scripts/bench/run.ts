@@ -16,6 +16,8 @@
  * - memory per image (scripts/bench/memory.ts) and the bundle's size.
  * - DICOM: scripts/bench/dicom.ts, run at the end (its own section: real films as uncompressed, JPEG lossless and RLE
  *   DICOM against dcmtk's dcmj2pnm, and their memory).
+ * - Inside the decoder: scripts/bench/decoder-stages.ts, run last (its own section: each stage's share of a CPU profile
+ *   of the Worker's preprocessing on the headline films).
  * Images (what users send; a model with a gate refuses synthetic radiographs, so every image is a real film):
  * the headline rows are the 16 full-size films of ../shared/data/large as stored (read in place) and the same
  * re-encoded as grayscale JPEG at quality 90, as PACS exports usually look; then small real X-rays from
@@ -248,3 +250,7 @@ console.log(report);
 // DICOM rows (their own section, also runnable alone): real films as a hospital sends them, against dcmtk.
 const dicom = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench/dicom.ts')], { stdio: 'inherit' });
 if (dicom.status !== 0) throw new Error('scripts/bench/dicom.ts failed');
+
+// Where the decoder's time goes on the same films (its own section, also runnable alone).
+const stages = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench/decoder-stages.ts')], { stdio: 'inherit', env: { ...process.env, LARGE_DIR: LARGE } });
+if (stages.status !== 0) throw new Error('scripts/bench/decoder-stages.ts failed');

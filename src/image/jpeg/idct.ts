@@ -7,7 +7,8 @@
 
 /**
  * basis[N][X * 8 + u]: mean over the 8/N full-size positions x of output X of c(u) cos((2x+1) u pi / 16) / 2.
- * At least four rows (N = 2 gets two rows of zeros), so every N >= 2 runs through the same four-wide code.
+ * At least four rows (N = 2 gets two rows of zeros), so N = 4 and 8 run through the same four-wide code; N = 2 has
+ * a two-wide path of its own (idct2).
  */
 const BASIS: Record<number, Float32Array> = {};
 for (const n of [1, 2, 4, 8]) {
@@ -56,6 +57,10 @@ export function idctBlock(
     if (x0 < outWidth && y0 < outHeight) out[y0 * outWidth + x0] = clamp(coefficients[0] / 8 + 128);
     return;
   }
+  if (n === 2) {
+    idct2(coefficients, out, outWidth, outHeight, x0, y0, lastRow, lastCol);
+    return;
+  }
   const basis = BASIS[n];
   // Horizontal pass, row v of the coefficients -> work[v][X]; then the vertical pass over v, four outputs
   // at a time. (At N = 2 the two extra outputs of each pass are zeros, never read or written out.)
@@ -86,6 +91,38 @@ export function idctBlock(
       }
     }
   }
+}
+
+/**
+ * idctBlock at N = 2 (1/4 scale, what a 2,000-px film decodes at): the same sums in the same order as the four-wide
+ * code, so bit-identical, without the two outputs of each pass that are always zero there.
+ */
+function idct2(coefficients: Float32Array, out: Uint8Array, outWidth: number, outHeight: number, x0: number, y0: number, lastRow: number, lastCol: number): void {
+  const basis = BASIS[2];
+  for (let v = 0; v <= lastRow; v++) {
+    dot2(coefficients, v * 8, 1, lastCol, basis);
+    work[v * 8] = sums[0];
+    work[v * 8 + 1] = sums[1];
+  }
+  for (let X = 0; X < 2 && x0 + X < outWidth; X++) {
+    dot2(work, X, 8, lastRow, basis);
+    const o = y0 * outWidth + x0 + X;
+    if (y0 < outHeight) out[o] = clamp(sums[0] + 128);
+    if (y0 + 1 < outHeight) out[o + outWidth] = clamp(sums[1] + 128);
+  }
+}
+
+/** dot4's first two sums. */
+function dot2(src: Float32Array, offset: number, stride: number, last: number, basis: Float32Array): void {
+  let s0 = 0;
+  let s1 = 0;
+  for (let i = 0, j = offset; i <= last; i++, j += stride) {
+    const value = src[j];
+    s0 += basis[i] * value;
+    s1 += basis[8 + i] * value;
+  }
+  sums[0] = s0;
+  sums[1] = s1;
 }
 
 /**
