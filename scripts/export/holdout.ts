@@ -38,9 +38,16 @@ export const MIN_HELD_OUT_GROUP = 30;
  * to the test set and the next to validation. A class with only one such source shares it, by unit,
  * between the two: still a source the model never saw. Partial labels stay in training: they are the only
  * adult pneumonias, and there is no accuracy to measure on them.
+ *
+ * A source plays one role only: once any of its groups is a test group, none of its groups is validation, and
+ * the other way round (a source shared by unit is taken by that). `--final` puts the test groups back into
+ * training, and the validation groups must still be sources it has never seen, or the temperature, the
+ * operating points and the prediction sets are tuned on a hospital the model knows.
  */
 export function chooseHoldout(groups: SourceGroup[], minGroup = MIN_HELD_OUT_GROUP): HoldoutChoice {
   const choice: HoldoutChoice = { val: [], test: [], shared: [], reasons: {} };
+  const role = new Map<string, 'val' | 'test' | 'shared'>();
+  const free = (group: SourceGroup | undefined, as: 'val' | 'test') => group !== undefined && (role.get(group.source) ?? as) === as;
   const byClass = new Map<string, SourceGroup[]>();
   for (const group of groups) {
     if (group.className.includes('|')) continue;
@@ -49,16 +56,26 @@ export function chooseHoldout(groups: SourceGroup[], minGroup = MIN_HELD_OUT_GRO
   for (const [className, list] of [...byClass].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const sorted = [...list].sort((a, b) => b.size - a.size || (a.source < b.source ? -1 : 1));
     const candidates = sorted.slice(1).filter((g) => g.size >= minGroup);
-    if (candidates.length >= 2) {
-      choice.test.push(candidates[0].key);
-      choice.val.push(candidates[1].key);
-      choice.reasons[className] = `test: ${candidates[0].source} (${candidates[0].size}), validation: ${candidates[1].source} (${candidates[1].size}); training keeps ${sorted[0].source} (${sorted[0].size})`;
-    } else if (candidates.length === 1) {
-      choice.shared.push(candidates[0].key);
-      choice.reasons[className] = `only one source to spare: ${candidates[0].source} (${candidates[0].size}) split by unit between validation and test; training keeps ${sorted[0].source} (${sorted[0].size})`;
-    } else {
+    const kept = `training keeps ${sorted[0].source} (${sorted[0].size})`;
+    if (candidates.length === 0) {
       choice.reasons[className] = `no unseen source: ${sorted.length} source(s), none but the largest with ${minGroup}+ images`;
+      continue;
     }
+    if (candidates.length === 1 && !role.has(candidates[0].source)) {
+      role.set(candidates[0].source, 'shared');
+      choice.shared.push(candidates[0].key);
+      choice.reasons[className] = `only one source to spare: ${candidates[0].source} (${candidates[0].size}) split by unit between validation and test; ${kept}`;
+      continue;
+    }
+    const test = candidates.find((g) => free(g, 'test'));
+    const val = candidates.find((g) => g !== test && free(g, 'val'));
+    const named = (g: SourceGroup | undefined) => (g ? `${g.source} (${g.size})` : 'none (its other sources have a role elsewhere)');
+    for (const [g, as] of [[test, 'test'], [val, 'val']] as const) {
+      if (!g) continue;
+      role.set(g.source, as);
+      choice[as].push(g.key);
+    }
+    choice.reasons[className] = `test: ${named(test)}, validation: ${named(val)}; ${kept}`;
   }
   return choice;
 }

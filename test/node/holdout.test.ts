@@ -25,6 +25,27 @@ describe('source-held-out split', () => {
     expect([...choice.val, ...choice.test, ...choice.shared].some((k) => k.includes('|'))).toBe(false);
   });
 
+  it('gives each source one role, so that --final (test groups back in training) leaves validation unseen', () => {
+    const choice = chooseHoldout([
+      group('big', 'A', 3000), group('s1', 'A', 500), group('s2', 'A', 400),
+      group('big', 'B', 3000), group('s2', 'B', 600), group('s1', 'B', 300), group('s3', 'B', 200),
+      group('big', 'C', 3000), group('s1', 'C', 90),
+      group('big', 'D', 3000), group('s2', 'D', 80),
+      group('big', 'E', 3000), group('s4', 'E', 700),
+      group('big', 'F', 3000), group('s4', 'F', 70), group('s2', 'F', 50),
+    ]);
+    // A: s1 tests, s2 validates. B: its largest spare source, s2, is a validation source by then, so s1 tests
+    // and s2 validates. C and D have one spare source each, already given a role: it keeps that role.
+    expect(choice.test).toEqual(['A', 'B', 'C'].map((c) => groupKey('s1', c)));
+    expect(choice.val).toEqual([groupKey('s2', 'A'), groupKey('s2', 'B'), groupKey('s2', 'D'), groupKey('s2', 'F')]);
+    // E's only spare source is shared by unit, and so not available to F, which gets no test source.
+    expect(choice.shared).toEqual([groupKey('s4', 'E')]);
+    expect(choice.reasons.F).toMatch(/^test: none .*validation: s2 \(50\)/);
+    const sourceOf = (key: string) => key.split(' :: ')[0];
+    const testSources = new Set(choice.test.map(sourceOf));
+    expect(choice.val.map(sourceOf).filter((s) => testSources.has(s))).toEqual([]);
+  });
+
   it('ignores sources below the minimum size', () => {
     const choice = chooseHoldout([group('a', 'X', 100), group('b', 'X', 20), group('c', 'X', 25)], 30);
     expect([...choice.val, ...choice.test, ...choice.shared]).toEqual([]);
