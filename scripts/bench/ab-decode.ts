@@ -5,10 +5,9 @@
  * temp folder). Prints the median per film of each and their ratio, and checks the two give the same pixels.
  * For decoder changes that must stay bit-identical (and be faster).
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
+import { grayscaleQ90, largeFilms } from './films';
 import { preprocessImage } from '../../src/preprocess';
 
 const [other, ...dirs] = process.argv.slice(2);
@@ -20,14 +19,8 @@ const LARGE = new URL('../../../shared/data/large', import.meta.url).pathname;
 
 async function sets(): Promise<[string, string[]][]> {
   if (dirs.length) return dirs.map((d) => [d, readdirSync(d).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => join(d, f))]);
-  const films = readdirSync(LARGE).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => join(LARGE, f));
-  const temp = mkdtempSync(join(tmpdir(), 'ab-'));
-  const q90 = await Promise.all(films.map(async (file, i) => {
-    const out = join(temp, `q90-${i}.jpg`);
-    await sharp(file).grayscale().jpeg({ quality: 90 }).toFile(out);
-    return out;
-  }));
-  return [['films as stored', films], ['films as grayscale q90', q90]];
+  const films = largeFilms(LARGE);
+  return [['films as stored', films], ['films as grayscale q90', await grayscaleQ90(films)]];
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -13,11 +13,11 @@
  * Self time, so a stage's share is the time spent in its own code. Writes the `decoder-stages` section of
  * BENCHMARKS.md. `LARGE_DIR` points elsewhere; `STAGE_ROUNDS` (default 10) decodes of each film per set.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Session, type Profiler } from 'node:inspector/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { grayscaleQ90, largeFilms } from './films';
 import { preprocessImage } from '../../src/preprocess';
 import { writeSection } from '../lib/report-sections';
 
@@ -53,14 +53,8 @@ function stageTimes(profile: Profiler.Profile): Record<Stage, number> {
 }
 
 async function main(): Promise<void> {
-  const films = readdirSync(LARGE).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => join(LARGE, f));
-  if (films.length === 0) throw new Error(`No films in ${LARGE} (set LARGE_DIR)`);
-  const temp = mkdtempSync(join(tmpdir(), 'stages-'));
-  const q90 = await Promise.all(films.map(async (file, i) => {
-    const out = join(temp, `q90-${i}.jpg`);
-    await sharp(file).grayscale().jpeg({ quality: 90 }).toFile(out);
-    return out;
-  }));
+  const films = largeFilms(LARGE);
+  const q90 = await grayscaleQ90(films);
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');

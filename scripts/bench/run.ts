@@ -26,7 +26,7 @@
  * in a temp folder at bench time and never committed. `LARGE_DIR` / `CXR5_DIR` point elsewhere.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
@@ -35,6 +35,7 @@ import { createLocalKey, startDevServer } from '../lib/local-browser';
 import { buildBundle, startBundle } from '../lib/production-worker';
 import { ownedSections } from '../lib/report-sections';
 import { realXrays } from '../../test/helpers/fixtures';
+import { grayscaleQ90, largeFilms } from './films';
 
 const PORT = 8796;
 const DEV = `http://127.0.0.1:${PORT}`;
@@ -47,8 +48,7 @@ const median = (xs: number[]) => quantile(xs, 0.5);
 // ---- images ----
 const dir = mkdtempSync(join(tmpdir(), 'bench-'));
 const LARGE = process.env.LARGE_DIR ?? join(ROOT, '../shared/data/large');
-const largeFiles = readdirSync(LARGE).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => join(LARGE, f));
-if (largeFiles.length === 0) throw new Error(`npm run bench needs the full-size films of ../shared/data/large (or LARGE_DIR): none in ${LARGE}`);
+const largeFiles = largeFilms(LARGE);
 const sets: { name: string; files: string[]; explain?: boolean; headline?: boolean }[] = [];
 const reencode = (files: string[], tag: string, encode: (s: Sharp) => Sharp) =>
   Promise.all(files.map(async (file, i) => {
@@ -59,7 +59,7 @@ const reencode = (files: string[], tag: string, encode: (s: Sharp) => Sharp) =>
 const sizes = await Promise.all(largeFiles.map((f) => sharp(f).metadata()));
 const pixelRange = `${Math.min(...sizes.map((m) => Math.max(m.width!, m.height!)))}–${Math.max(...sizes.map((m) => Math.max(m.width!, m.height!)))} px`;
 sets.push({ name: `real films as stored (${largeFiles.length}, ${pixelRange})`, files: largeFiles, headline: true });
-sets.push({ name: `the same films as grayscale q90 (${largeFiles.length})`, files: await reencode(largeFiles, 'q90', (x) => x.grayscale().jpeg({ quality: 90 })), headline: true });
+sets.push({ name: `the same films as grayscale q90 (${largeFiles.length})`, files: await grayscaleQ90(largeFiles), headline: true });
 const real = realXrays(6);
 if (real) {
   const realDir = mkdtempSync(join(tmpdir(), 'bench-real-'));
