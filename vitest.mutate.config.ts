@@ -10,6 +10,7 @@ import { defineConfig } from 'vitest/config';
 
 const IMAGE_TESTS = [
   'test/node/image-formats.test.ts',
+  'test/node/jpeg-scans.test.ts',
   'test/node/dicom-formats.test.ts',
   'test/node/decoder-golden.test.ts',
   'test/node/jpeg-decoder.test.ts',
@@ -34,10 +35,11 @@ export const MUTATION_GROUPS = {
     tests: IMAGE_TESTS,
   },
   // The pixel loops, split so that a surviving mutant (which runs every test that covers it) runs only the tests of
-  // its own decoder. The golden decodes come first: tiny files, exact pixels, so most mutants die within milliseconds.
+  // its own decoder. The unit tests of the entropy layer and the IDCT come first, then the hand-written scans and the
+  // golden decodes (tiny files, exact pixels), so most mutants die within milliseconds.
   'jpeg-pixels': {
     mutate: ['src/image/jpeg/decoder.ts:198-100000', 'src/image/jpeg/{huffman,idct}.ts'],
-    tests: ['test/node/decoder-golden.test.ts', 'test/node/jpeg-decoder.test.ts', 'test/node/image-formats.test.ts'],
+    tests: ['test/node/jpeg-entropy.test.ts', 'test/node/jpeg-idct.test.ts', 'test/node/jpeg-scans.test.ts', 'test/node/decoder-golden.test.ts', 'test/node/jpeg-decoder.test.ts', 'test/node/image-formats.test.ts'],
   },
   'dicom-pixels': {
     mutate: ['src/image/dicom/{decode,grayscale-pipeline}.ts', 'src/image/dicom/codecs/*.ts'],

@@ -35,7 +35,7 @@ function stageOf(url: string, name: string): Stage {
   if (url.includes('/src/image/jpeg/idct.ts')) return 'IDCT';
   if (url.includes('/src/image/jpeg/decoder.ts')) {
     if (name === 'transformBlock' || name === 'transformAll') return 'IDCT';
-    if (name === 'combine' || name === 'sample' || name === 'clamp') return 'colour';
+    if (name === 'combine' || name === 'sample') return 'colour';
     if (/^(decodeScan|decodeBlock|decodeBaselineBlock|decodeAcFirst|decodeAcRefine|skipEntropyData|checkDataEnd)$/.test(name)) return 'entropy decoding';
     return 'other';
   }

@@ -3,8 +3,8 @@
  * or absent while their tables make every zero bit past the data a coefficient, so a decoder that pads
  * with zero bits (as libjpeg does) spends a full image's CPU on them.
  */
+import { segment } from './jpeg-writer';
 
-const segment = (marker: number, body: number[]) => [0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff, ...body];
 /** A Huffman table with one 1-bit code ('0') for `symbol`. */
 const oneCodeTable = (tableClassAndId: number, symbol: number) => segment(0xc4, [tableClassAndId, 1, ...new Array(15).fill(0), symbol]);
 

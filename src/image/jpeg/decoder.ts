@@ -8,7 +8,7 @@
  */
 import { ImageError } from '../errors';
 import { BitReader, END_OF_BLOCK, MAX_PADDING_BITS, type HuffmanTable } from './huffman';
-import { ZIGZAG, idctBlock, idctFlat } from './idct';
+import { CONTRIBUTES, ZIGZAG, clampToByte, idctBlock, idctFlat } from './idct';
 import { readHuffmanTables, readQuantisationTables, readSegment, tableCounter } from './segments';
 
 /** A decoded luminance plane at 1/scale of the image's size. */
@@ -232,10 +232,11 @@ function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: 
   let lastRow = 0; // the last coefficient row and column holding a nonzero value (most of a real block is zero)
   let lastCol = 0;
   let used = 0;
+  const keep = CONTRIBUTES[n];
   for (let k = 0; k < 64; k++) {
     const v = zz[offset + k];
-    if (v !== 0) {
-      const natural = ZIGZAG[k];
+    const natural = ZIGZAG[k];
+    if (v !== 0 && keep[natural] !== 0) {
       dequantised[natural] = v * q[natural];
       touched[used++] = natural;
       if (natural >> 3 > lastRow) lastRow = natural >> 3;
@@ -380,8 +381,9 @@ function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Arra
   const q = visible ? quant[c.tq] : undefined;
   if (visible && !q) throw new ImageError('invalid', 'Corrupt JPEG: missing quantisation table.');
   const n = 8 / scale;
-  // At 1/8 scale only the DC coefficient reaches the output.
-  const keepAc = q !== undefined && n > 1;
+  // The coefficients that reach the output at this size (at 1/8 only DC, which is not in this loop); none when the
+  // block is not shown.
+  const keep = q !== undefined ? CONTRIBUTES[n] : CONTRIBUTES[1];
   let lastRow = 0; // the last coefficient row and column holding a nonzero value (most of a real block is zero)
   let lastCol = 0;
   let used = 0;
@@ -404,8 +406,8 @@ function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Arra
       value = reader.receiveExtend(s);
     }
     if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
-    if (keepAc) {
-      const natural = ZIGZAG[k];
+    const natural = ZIGZAG[k];
+    if (keep[natural] !== 0) {
       dequantised[natural] = value * q![natural];
       touched[used++] = natural;
       if (natural >> 3 > lastRow) lastRow = natural >> 3;
@@ -540,9 +542,9 @@ function combine(frame: Frame, adobeTransform: number | null, scale: number): { 
           const yy = sample(planes[0], x, y);
           const cb = sample(planes[1], x, y) - 128;
           const cr = sample(planes[2], x, y) - 128;
-          r = 255 - clamp(yy + 1.402 * cr);
-          g = 255 - clamp(yy - 0.344136 * cb - 0.714136 * cr);
-          b = 255 - clamp(yy + 1.772 * cb);
+          r = 255 - clampToByte(yy + 1.402 * cr);
+          g = 255 - clampToByte(yy - 0.344136 * cb - 0.714136 * cr);
+          b = 255 - clampToByte(yy + 1.772 * cb);
         } else {
           r = sample(planes[0], x, y);
           g = sample(planes[1], x, y);
@@ -551,12 +553,8 @@ function combine(frame: Frame, adobeTransform: number | null, scale: number): { 
         // Adobe stores CMYK inverted: these are (255 - C), (255 - M), (255 - Y) and (255 - K).
         luma = ((0.299 * r + 0.587 * g + 0.114 * b) * k) / 255;
       }
-      out[y * width + x] = clamp(luma);
+      out[y * width + x] = clampToByte(luma);
     }
   }
   return { width, height, data: out };
-}
-
-function clamp(v: number): number {
-  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
 }

@@ -48,6 +48,7 @@ export function buildHuffmanTable(counts: Uint8Array, symbols: Uint8Array, ac: b
         for (let fill = code << shift, end = (code + 1) << shift; fill < end; fill++) lookup[fill] = (length << 8) | symbols[k];
       }
     }
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: an empty length L would get code_L - 1 instead of -1, and every L-bit prefix below code_L extends a shorter code, which the lookup or an earlier step of decode's loop has already taken
     if (n > 0) maxCode[length] = code - 1;
     if (code > 1 << length) throw new ImageError('invalid', 'Corrupt JPEG: invalid Huffman table.');
     code <<= 1;
@@ -65,8 +66,9 @@ export function buildHuffmanTable(counts: Uint8Array, symbols: Uint8Array, ac: b
     }
     const size = ac ? symbol & 15 : symbol;
     const run = ac ? symbol >> 4 : 0;
-    if ((ac && size === 0) || size > 15 || length + size > LOOKUP_BITS) continue;
+    if ((ac && size === 0) || length + size > LOOKUP_BITS) continue; // ZRL, and (for DC) invalid categories past 15 too
     const extra = (peek >> (LOOKUP_BITS - length - size)) & ((1 << size) - 1);
+    // Stryker disable next-line ConditionalExpression: at size 0, extra is 0 and 1 << -1 is negative, so the other branch gives 0 too
     const value = size === 0 ? 0 : extra < 1 << (size - 1) ? extra - (1 << size) + 1 : extra;
     fast[peek] = (value << 16) | (run << 8) | (length + size);
   }
@@ -93,9 +95,11 @@ export class BitReader {
   ) {}
 
   private fill(): void {
+    // Stryker disable next-line EqualityOperator: stopping at 24 bits instead of 25 to 32 still leaves the 16 any read needs
     while (this.count <= 24) {
       let byte = 0;
-      if (this.marker === 0 && this.pos < this.data.length) {
+      // Past a marker `pos` stays on it, so this finds the marker again and feeds a zero byte, as the end of the data does.
+      if (this.pos < this.data.length) {
         byte = this.data[this.pos];
         if (byte === 0xff) {
           const next = this.data[this.pos + 1];
@@ -126,14 +130,15 @@ export class BitReader {
   }
 
   readBit(): number {
+    // Stryker disable next-line ConditionalExpression: filling with bits still buffered only tops the buffer up
     if (this.count === 0) this.fill();
     this.count--;
     return (this.bits >>> this.count) & 1;
   }
 
-  /** Reads n (0..16) bits as an unsigned number. */
+  /** Reads n (0..16) bits as an unsigned number (none, and 0, for n = 0: the mask is then 0). */
   readBits(n: number): number {
-    if (n === 0) return 0;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: filling with bits still buffered only tops the buffer up
     if (this.count < n) this.fill();
     this.count -= n;
     return (this.bits >>> this.count) & ((1 << n) - 1);
@@ -141,6 +146,7 @@ export class BitReader {
 
   /** Reads n bits and sign-extends them as JPEG's magnitude categories do (F.2.2.1). */
   receiveExtend(n: number): number {
+    // Stryker disable next-line ConditionalExpression: a shortcut; readBits(0) is 0, and 0 < 1 << -1 (negative) is false, so 0 comes back either way
     if (n === 0) return 0;
     if (n > 16) throw new ImageError('invalid', 'Corrupt JPEG: coefficient out of range.');
     const value = this.readBits(n);
@@ -149,14 +155,16 @@ export class BitReader {
 
   /** One symbol through `table.fast`: its packed entry (bits consumed), or 0 to take the slow path. */
   decodeFast(table: HuffmanTable): number {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: filling with bits still buffered only tops the buffer up
     if (this.count < 16) this.fill();
     const entry = table.fast[(this.bits >>> (this.count - LOOKUP_BITS)) & ((1 << LOOKUP_BITS) - 1)];
-    if (entry !== 0) this.count -= entry & 0xff;
+    this.count -= entry & 0xff; // 0 for the slow path: nothing consumed
     return entry;
   }
 
   decode(table: HuffmanTable | undefined): number {
     if (!table) throw new ImageError('invalid', 'Corrupt JPEG: scan uses an undefined Huffman table.');
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: filling with bits still buffered only tops the buffer up
     if (this.count < 16) this.fill();
     const peek = (this.bits >>> (this.count - LOOKUP_BITS)) & ((1 << LOOKUP_BITS) - 1);
     const entry = table.lookup[peek];
@@ -187,11 +195,11 @@ export class BitReader {
   restart(): void {
     this.reset();
     if (this.marker === 0) {
-      // The marker may follow directly without having been reached by a refill.
-      while (this.pos + 1 < this.data.length && this.data[this.pos] === 0xff && this.data[this.pos + 1] === 0xff) this.pos++;
-      if (this.pos + 1 < this.data.length && this.data[this.pos] === 0xff && this.data[this.pos + 1] >= 0xd0 && this.data[this.pos + 1] <= 0xd7) {
-        this.pos += 2;
-      }
+      // The marker may follow directly without having been reached by a refill. (Reads past the end give undefined,
+      // which equals no byte.)
+      while (this.data[this.pos] === 0xff && this.data[this.pos + 1] === 0xff) this.pos++;
+      const code = this.data[this.pos + 1];
+      if (this.data[this.pos] === 0xff && code >= 0xd0 && code <= 0xd7) this.pos += 2;
       return;
     }
     if (this.marker >= 0xd0 && this.marker <= 0xd7) {

@@ -7,21 +7,34 @@
 
 /**
  * basis[N][X * 8 + u]: mean over the 8/N full-size positions x of output X of c(u) cos((2x+1) u pi / 16) / 2.
- * At least four rows (N = 2 gets two rows of zeros), so N = 4 and 8 run through the same four-wide code; N = 2 has
- * a two-wide path of its own (idct2).
+ * N = 4 and 8 run through the same four-wide code; N = 2 has a two-wide path of its own (idct2), and N = 1 needs
+ * only the DC term.
  */
 const BASIS: Record<number, Float32Array> = {};
 for (const n of [1, 2, 4, 8]) {
   const group = 8 / n;
-  const table = new Float32Array(Math.max(n, 4) * 8);
+  const table = new Float32Array(n * 8);
   for (let X = 0; X < n; X++) {
     for (let u = 0; u < 8; u++) {
       let sum = 0;
       for (let x = X * group; x < (X + 1) * group; x++) sum += (u === 0 ? Math.SQRT1_2 : 1) * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
-      table[X * 8 + u] = sum / group / 2;
+      // Where the cosines cancel over the cell (u = 2, 4, 6 at N = 2; u = 4 at N = 4) the float sum is about 1e-17:
+      // an exact zero, so those terms change no sum and N = 2 skips them (idct2).
+      table[X * 8 + u] = Math.abs(sum) < 1e-9 ? 0 : sum / group / 2;
     }
   }
   BASIS[n] = table;
+}
+
+/**
+ * CONTRIBUTES[N][natural index]: 1 where the coefficient can change an N x N output (its row and column basis values
+ * are not both zero), else 0. At N = 1 only DC; at N = 2 the frequencies 2, 4 and 6 of either axis drop out; at N = 4
+ * frequency 4. Decoders store only these, so a skipped one leaves the output bit-identical.
+ */
+export const CONTRIBUTES: Record<number, Uint8Array> = {};
+for (const n of [1, 2, 4, 8]) {
+  const used = (u: number) => BASIS[n].some((b, i) => i % 8 === u && b !== 0);
+  CONTRIBUTES[n] = Uint8Array.from({ length: 64 }, (_, i) => (used(i & 7) && used(i >> 3) ? 1 : 0));
 }
 
 /** Zig-zag position -> natural (row-major 8x8) index. */
@@ -54,7 +67,7 @@ export function idctBlock(
   lastCol = 7,
 ): void {
   if (n === 1) {
-    if (x0 < outWidth && y0 < outHeight) out[y0 * outWidth + x0] = clamp(coefficients[0] / 8 + 128);
+    if (x0 < outWidth && y0 < outHeight) out[y0 * outWidth + x0] = clampToByte(coefficients[0] / 8 + 128);
     return;
   }
   if (n === 2) {
@@ -63,8 +76,9 @@ export function idctBlock(
   }
   const basis = BASIS[n];
   // Horizontal pass, row v of the coefficients -> work[v][X]; then the vertical pass over v, four outputs
-  // at a time. (At N = 2 the two extra outputs of each pass are zeros, never read or written out.)
+  // at a time (N = 4 and 8 here; N = 2 took idct2 above).
   for (let v = 0; v <= lastRow; v++) {
+    // Stryker disable next-line EqualityOperator: one step more fills work's next row (rewritten before it is read) or past its end (dropped) with sums nobody reads
     for (let X = 0; X < n; X += 4) {
       dot4(coefficients, v * 8, 1, lastCol, basis, X * 8);
       const w = v * 8 + X;
@@ -81,13 +95,14 @@ export function idctBlock(
     for (let Y = 0; Y < n; Y += 4) {
       dot4(work, X, 8, lastRow, basis, Y * 8);
       let o = (y0 + Y) * outWidth + ox;
-      if (inside && n >= 4) {
-        out[o] = clamp(sums[0] + 128);
-        out[(o += outWidth)] = clamp(sums[1] + 128);
-        out[(o += outWidth)] = clamp(sums[2] + 128);
-        out[(o += outWidth)] = clamp(sums[3] + 128);
+      // Stryker disable next-line ConditionalExpression: false only sends every block through the clipped loop below, which writes the same pixels (true writes past the edge: the clipping test kills the same change on the line that sets inside)
+      if (inside) {
+        out[o] = clampToByte(sums[0] + 128);
+        out[(o += outWidth)] = clampToByte(sums[1] + 128);
+        out[(o += outWidth)] = clampToByte(sums[2] + 128);
+        out[(o += outWidth)] = clampToByte(sums[3] + 128);
       } else {
-        for (let k = 0; k < 4 && Y + k < n && y0 + Y + k < outHeight; k++, o += outWidth) out[o] = clamp(sums[k] + 128);
+        for (let k = 0; k < 4 && Y + k < n && y0 + Y + k < outHeight; k++, o += outWidth) out[o] = clampToByte(sums[k] + 128);
       }
     }
   }
@@ -95,11 +110,12 @@ export function idctBlock(
 
 /**
  * idctBlock at N = 2 (1/4 scale, what a 2,000-px film decodes at): the same sums in the same order as the four-wide
- * code, so bit-identical, without the two outputs of each pass that are always zero there.
+ * code, without the two outputs of each pass that are always zero there, and without the frequencies 2, 4 and 6,
+ * whose basis values are zero at N = 2 (so the rows of those vertical frequencies need no horizontal pass either).
  */
 function idct2(coefficients: Float32Array, out: Uint8Array, outWidth: number, outHeight: number, x0: number, y0: number, lastRow: number, lastCol: number): void {
   const basis = BASIS[2];
-  for (let v = 0; v <= lastRow; v++) {
+  for (let v = 0; v <= lastRow; v = v === 0 ? 1 : v + 2) {
     dot2(coefficients, v * 8, 1, lastCol, basis);
     work[v * 8] = sums[0];
     work[v * 8 + 1] = sums[1];
@@ -107,17 +123,20 @@ function idct2(coefficients: Float32Array, out: Uint8Array, outWidth: number, ou
   for (let X = 0; X < 2 && x0 + X < outWidth; X++) {
     dot2(work, X, 8, lastRow, basis);
     const o = y0 * outWidth + x0 + X;
-    if (y0 < outHeight) out[o] = clamp(sums[0] + 128);
-    if (y0 + 1 < outHeight) out[o + outWidth] = clamp(sums[1] + 128);
+    if (y0 < outHeight) out[o] = clampToByte(sums[0] + 128);
+    if (y0 + 1 < outHeight) out[o + outWidth] = clampToByte(sums[1] + 128);
   }
 }
 
-/** dot4's first two sums. */
+/** dot4's first two sums, over the frequencies 0, 1, 3, 5 and 7 (the others have zero basis values at N = 2). */
 function dot2(src: Float32Array, offset: number, stride: number, last: number, basis: Float32Array): void {
   let s0 = 0;
   let s1 = 0;
-  for (let i = 0, j = offset; i <= last; i++, j += stride) {
-    const value = src[j];
+  let value = src[offset];
+  s0 += basis[0] * value;
+  s1 += basis[8] * value;
+  for (let i = 1, j = offset + stride; i <= last; i += 2, j += 2 * stride) {
+    value = src[j];
     s0 += basis[i] * value;
     s1 += basis[8 + i] * value;
   }
@@ -153,10 +172,10 @@ function dot4(src: Float32Array, offset: number, stride: number, last: number, b
  */
 export function idctFlat(dc: number, n: number, out: Uint8Array, outWidth: number, outHeight: number, x0: number, y0: number): void {
   let value: number;
-  if (n === 1) value = clamp(dc / 8 + 128);
+  if (n === 1) value = clampToByte(dc / 8 + 128);
   else {
     const b = BASIS[n][0]; // the DC basis value is the same for every output position
-    value = clamp(b * Math.fround(b * dc) + 128);
+    value = clampToByte(b * Math.fround(b * dc) + 128);
   }
   for (let Y = 0; Y < n && y0 + Y < outHeight; Y++) {
     const row = (y0 + Y) * outWidth;
@@ -164,6 +183,8 @@ export function idctFlat(dc: number, n: number, out: Uint8Array, outWidth: numbe
   }
 }
 
-function clamp(v: number): number {
+/** Rounds to the nearest 8-bit sample value, 0..255. */
+export function clampToByte(v: number): number {
+  // Stryker disable next-line EqualityOperator: at exactly 0 or 255 both branches give the same value
   return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
 }
