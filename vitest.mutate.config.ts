@@ -43,7 +43,15 @@ export const MUTATION_GROUPS = {
   },
   'dicom-pixels': {
     mutate: ['src/image/dicom/{decode,grayscale-pipeline}.ts', 'src/image/dicom/codecs/*.ts'],
-    tests: ['test/node/jpeg-lossless.test.ts', 'test/node/jpeg-extended.test.ts', 'test/node/dicom.test.ts', 'test/node/dicom-formats.test.ts'],
+    tests: [
+      'test/node/dicom-grayscale.test.ts',
+      'test/node/dicom-rle.test.ts',
+      'test/node/jpeg-lossless-streams.test.ts',
+      'test/node/jpeg-lossless.test.ts',
+      'test/node/jpeg-extended.test.ts',
+      'test/node/dicom.test.ts',
+      'test/node/dicom-formats.test.ts',
+    ],
   },
 } as const;
 

@@ -60,6 +60,7 @@ export function voiTransform(
 ): { apply: (value: number) => number; window: WindowUsed } {
   const center = ds.number(Tag.WindowCenter);
   const width = ds.number(Tag.WindowWidth);
+  // Stryker disable next-line StringLiteral: any name but SIGMOID and LINEAR_EXACT is LINEAR, the empty one too
   const fn = (ds.string(Tag.VOILUTFunction) ?? 'LINEAR').toUpperCase();
   if (center !== undefined && width !== undefined && (fn === 'SIGMOID' || fn === 'LINEAR_EXACT' ? width > 0 : width >= 1)) {
     if (fn === 'SIGMOID') {
@@ -70,6 +71,7 @@ export function voiTransform(
     }
     // PS3.3 C.11.2.1.2.1; an unknown function name falls back to LINEAR, the default.
     return {
+      // Stryker disable next-line EqualityOperator: at either edge the formula in the middle gives that edge's 0 or 1 too
       apply: (x) => (x <= center - 0.5 - (width - 1) / 2 ? 0 : x > center - 0.5 + (width - 1) / 2 ? 1 : (x - (center - 0.5)) / (width - 1) + 0.5),
       window: { source: 'window', center, width, function: 'LINEAR' },
     };
@@ -110,12 +112,14 @@ export function grayscaleLut(ds: DataSet, module: PixelModule, histogram: () => 
   const modalityValues = () => {
     const counts = histogram();
     const values: { value: number; count: number }[] = [];
+    // Stryker disable next-line EqualityOperator,ConditionalExpression: one step past the end reads no count; values no pixel has (count 0) move no percentile
     for (let raw = 0; raw < size; raw++) if (counts[raw]) values.push({ value: modality.apply(stored(raw)), count: counts[raw] });
     return values;
   };
   const voi = voiTransform(ds, module, modality.identity, modalityValues);
   const present = presentation(module);
   const lut = new Uint8Array(size);
+  // Stryker disable next-line EqualityOperator: one step past the end of a typed array writes nothing
   for (let raw = 0; raw < size; raw++) {
     const y = present(voi.apply(modality.apply(stored(raw))));
     lut[raw] = Math.round(clamp(Number.isFinite(y) ? y : 0, 0, 1) * 255);
@@ -176,4 +180,5 @@ function percentiles(values: { value: number; count: number }[], low: number, hi
   return [lowValue, highValue];
 }
 
+// Stryker disable next-line EqualityOperator: at either bound both branches give the bound
 const clamp = (x: number, lo: number, hi: number) => (x < lo ? lo : x > hi ? hi : x);

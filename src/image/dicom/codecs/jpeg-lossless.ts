@@ -142,6 +142,7 @@ function decodeScan(
   for (let y = 0; y < height; y++) {
     const rowStart = y * samplesPerRow;
     const intervalStart = rowsPerInterval === 0 ? y === 0 : y % rowsPerInterval === 0;
+    // Stryker disable next-line EqualityOperator: at y = 0 the reader is fresh, so a restart there discards no bits
     if (intervalStart && y > 0) reader.restart();
     for (let x = 0, i = rowStart; x < width; x++, i += nc) {
       for (let c = 0; c < nc; c++) {
@@ -167,7 +168,7 @@ function decodeScan(
       }
     }
     // A truncated or hostile stream keeps decoding zero bits; stop it within a row instead of a whole image.
-    if (reader.padded !== 0 && reader.paddingConsumed() > MAX_PADDING_BITS) {
+    if (reader.paddingConsumed() > MAX_PADDING_BITS) {
       throw new ImageError('invalid', 'Corrupt lossless JPEG: the image data ends before the image does.');
     }
   }
@@ -175,6 +176,7 @@ function decodeScan(
   // The point transform is undone only now, as prediction works on the shifted-down values. Masking first keeps
   // corrupt data, which can wrap past the declared precision, inside the documented range.
   const mask = (1 << (precision - pt)) - 1;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: a shortcut; at 16 bits without a point transform the mask is 0xffff and the shift 0 (and one step past the end writes nothing)
   if (pt > 0 || precision < 16) for (let i = 0; i < total; i++) out[i] = (out[i] & mask) << pt;
   return { width, height, components: nc, precision, samples: out };
 }
