@@ -91,6 +91,26 @@ describe('lossless codestreams written by hand', () => {
     expect(samplesOf(lossless({ width: 2, height: 1, pointTransform: 7, differences: [0, -1] }))).toEqual([128, 0]);
   });
 
+  it('decode three interleaved components, each through its own table, with a point transform', () => {
+    // Table 1 gives the categories in reverse order, so reading a component with the other table goes wrong.
+    const reversed: HuffmanSpec = { counts: DIFFERENCES.counts, symbols: [...DIFFERENCES.symbols].reverse() };
+    const reversedCodes = canonicalCodes(reversed);
+    const w = new BitWriter();
+    // 2 x 1, Pt = 1: first pixel 64 + (1, 2, 3), second from the left + (0, -1, 4); component 2 uses table 1.
+    for (const [c, d] of [[0, 1], [1, 2], [2, 3], [0, 0], [1, -1], [2, 4]]) {
+      if (c === 1) {
+        const size = d === 0 ? 0 : 32 - Math.clz32(Math.abs(d));
+        w.symbol(reversedCodes, size, d < 0 ? d + (1 << size) - 1 : d, size);
+      } else writeDifference(w, d);
+    }
+    const bytes = jpegFile(
+      dht(0, 0, DIFFERENCES), dht(0, 1, reversed), segment(0xc3, [8, 0, 1, 0, 2, 3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0]),
+      segment(0xda, [3, 1, 0x00, 2, 0x10, 3, 0x00, 1, 0, 1]), w.finish(),
+    );
+    expect(decode(bytes)).toMatchObject({ width: 2, height: 1, components: 3 });
+    expect(samplesOf(bytes)).toEqual([65, 66, 67, 65, 65, 71].map((v) => v << 1));
+  });
+
   it('keep samples inside the precision when corrupt differences wrap past it, and read category 16 as 32768', () => {
     expect(samplesOf(lossless({ width: 2, height: 1, differences: [200, -200] }))).toEqual([(128 + 200) & 255, 128]);
     expect(samplesOf(lossless({ width: 2, height: 1, precision: 16, differences: [32768, 32768] }))).toEqual([0, 32768]);
@@ -112,6 +132,20 @@ describe('lossless codestreams written by hand', () => {
       unsupported(lossless({ ...SMALL, before: segment(marker, [8, 0, 2, 0, 4, 1, 1, 0x11, 0]) }), 'Only lossless Huffman JPEG (SOF3) is supported here.');
     }
     invalid(Uint8Array.from([0xff, 0xd8, ...dht(0, 0, DIFFERENCES), ...segment(0xda, [1, 1, 0, 1, 0, 0]), 0, 0xff, 0xd9]), 'Corrupt lossless JPEG: scan before frame.');
+    invalid(Uint8Array.from([0xff, 0xd8, 0xff, 0xfe, 0, 9, 1]), 'Corrupt lossless JPEG: bad segment length.');
+  });
+
+  it('refuse bad or missing Huffman tables, and more of them than a lossless file needs, naming why', () => {
+    // Class 2 does not exist (the 8-bit decoder tolerates it, this one is strict).
+    const badClass = [...dht(0, 0, DIFFERENCES)];
+    badClass[4] = 0x20;
+    invalid(lossless({ ...SMALL, before: badClass }), 'Corrupt lossless JPEG: bad Huffman table.');
+    // Only table 1 defined, the scan uses table 0.
+    const onlyTable1 = jpegFile(dht(0, 1, DIFFERENCES), segment(0xc3, [8, 0, 2, 0, 4, 1, 1, 0x11, 0]), segment(0xda, [1, 1, 0x00, 1, 0, 0]), [0]);
+    invalid(onlyTable1, 'Corrupt lossless JPEG: scan uses an undefined Huffman table.');
+    const flood = Array.from({ length: 65 }, () => dht(0, 0, DIFFERENCES)).flat();
+    invalid(lossless({ ...SMALL, before: flood }), 'Corrupt lossless JPEG: too many Huffman tables.');
+    expect(samplesOf(lossless({ ...SMALL, before: flood.slice(0, 63 * dht(0, 0, DIFFERENCES).length) }))).toEqual(SMALL_SAMPLES);
   });
 
   it('refuse bad frame headers, naming why', () => {
