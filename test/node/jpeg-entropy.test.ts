@@ -260,6 +260,7 @@ describe('BitReader.restart', () => {
     { name: 'a marker below RST0 reached by a refill', data: [0x01, 0xff, 0xcf, 0x05], read: 8, after: 0, marker: 0xcf },
     { name: 'a marker below RST0 not yet reached', data: [1, 2, 3, 4, 0xff, 0xcf, 0x05], read: 8, after: 0, marker: 0xcf },
     { name: 'no marker where one was due', data: [1, 2, 3, 4, 0x77, 0x88], read: 8, after: 0x77, marker: 0 },
+    { name: 'data that looks like an RST code without its 0xFF', data: [1, 2, 3, 4, 0x66, 0xd3, 0x05], read: 8, after: 0x66, marker: 0 },
     { name: 'a fill byte at the very end', data: [1, 2, 3, 4, 0xff], read: 8, after: 0, marker: 0 },
   ];
   for (const c of cases) {

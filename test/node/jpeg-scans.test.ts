@@ -12,7 +12,7 @@ import { ImageError } from '../../src/image/errors';
 import { decodeScaledLuma } from '../../src/image/jpeg/decoder';
 import { MUTATED_GROUP } from '../helpers/ci';
 import { DJPEG, djpegLuma } from '../helpers/jpeg-oracle';
-import { BitWriter, canonicalCodes, dht, dqt, jpegFile, sof, sos, type HuffmanSpec } from '../helpers/jpeg-writer';
+import { BitWriter, canonicalCodes, dht, dqt, jpegFile, segment, sof, sos, type HuffmanSpec } from '../helpers/jpeg-writer';
 
 // DC: 00 = no difference, 01 = category 1, 10 = category 2.
 const DC: HuffmanSpec = { counts: [0, 3], symbols: [0x00, 0x01, 0x02] };
@@ -50,12 +50,12 @@ const corrupt = (message: string) => new ImageError('invalid', `Corrupt JPEG: ${
  * Four blocks, coefficients in zig-zag order (k), quantised: every block has DC 2;
  *   A: k1 = 3, k2 = -2, k5 = 1     B: nothing else     C: k1 = -1     D: k1 = 3
  */
-function baselineBlocks(): Uint8Array {
+function baselineBlocks(ac = acCodes): Uint8Array {
   const w = new BitWriter();
-  w.symbol(dcCodes, 2, 0b10, 2).symbol(acCodes, 0x02, 0b11, 2).symbol(acCodes, 0x02, 0b01, 2).symbol(acCodes, 0x21, 1, 1).symbol(acCodes, 0x00); // A
-  w.symbol(dcCodes, 0).symbol(acCodes, 0x00); // B
-  w.symbol(dcCodes, 0).symbol(acCodes, 0x01, 0, 1).symbol(acCodes, 0x00); // C
-  w.symbol(dcCodes, 0).symbol(acCodes, 0x02, 0b11, 2).symbol(acCodes, 0x00); // D
+  w.symbol(dcCodes, 2, 0b10, 2).symbol(ac, 0x02, 0b11, 2).symbol(ac, 0x02, 0b01, 2).symbol(ac, 0x21, 1, 1).symbol(ac, 0x00); // A
+  w.symbol(dcCodes, 0).symbol(ac, 0x00); // B
+  w.symbol(dcCodes, 0).symbol(ac, 0x01, 0, 1).symbol(ac, 0x00); // C
+  w.symbol(dcCodes, 0).symbol(ac, 0x02, 0b11, 2).symbol(ac, 0x00); // D
   return w.finish();
 }
 
@@ -183,6 +183,40 @@ describe('runs past the end of a block', () => {
 });
 
 describe('baseline scans', () => {
+  it('read an end of block coded past the fast table (12 bits) as the short one', () => {
+    const slowEob: HuffmanSpec = { counts: [0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 1], symbols: [0x01, 0x02, 0x21, 0x10, 0xf0, 0xf1, 0xe1, 0x00] };
+    const slow = image(false, 4, [[sos(GRAY), baselineBlocks(canonicalCodes(slowEob))]], { ac: slowEob });
+    expect(luma(slow, 32)).toEqual(luma(image(false, 4, [[sos(GRAY), baselineBlocks()]]), 32));
+  });
+
+  it('check the data length at the end of the scan, not at a restart marker (RST0 to RST7)', () => {
+    // 200 blocks, one a restart interval: each interval is a byte and a 2-byte RSTn, while the scan needs 2 bits a
+    // block, 400 bits; at RST7 (after 8 intervals, 192 bits) the scan is not short, only unfinished.
+    const data: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      data.push(...new BitWriter().symbol(dcCodes, 0).symbol(acCodes, 0x00).finish());
+      if (i < 199) data.push(0xff, 0xd0 + (i % 8));
+    }
+    const bytes = jpegFile(dqt(0, Q), sof(false, 8 * 200, 8, GRAY), dht(0, 0, DC), dht(1, 0, AC), segment(0xdd, [0, 1]), sos(GRAY), data);
+    expect(new Set(luma(bytes, 1600).data)).toEqual(new Set([128]));
+    // The same header on three bytes of data is refused before decoding zeros.
+    const short = jpegFile(dqt(0, Q), sof(false, 8 * 200, 8, GRAY), dht(0, 0, DC), dht(1, 0, AC), sos(GRAY), [0, 0, 0]);
+    expect(() => decodeScaledLuma(short, 1600, 8)).toThrow(corrupt('the image data ends long before the image does.'));
+  });
+
+  it('turn components labelled R, G, B into BT.601 luminance', () => {
+    const rgb = [{ id: 0x52 }, { id: 0x47 }, { id: 0x42 }];
+    // Flat blocks: R = 128 + 2 x 16 / 8 = 132, G = 128, B = 124.
+    const data = new BitWriter()
+      .symbol(dcCodes, 2, 0b10, 2).symbol(acCodes, 0x00)
+      .symbol(dcCodes, 0).symbol(acCodes, 0x00)
+      .symbol(dcCodes, 2, 0b01, 2).symbol(acCodes, 0x00)
+      .finish();
+    const bytes = jpegFile(dqt(0, Q), sof(false, 8, 8, rgb), dht(0, 0, DC), dht(1, 0, AC), sos(rgb), data);
+    const want = Math.round(0.299 * 132 + 0.587 * 128 + 0.114 * 124);
+    for (const minWidth of [8, 1]) expect(new Set(luma(bytes, minWidth).data), `min ${minWidth}`).toEqual(new Set([want]));
+  });
+
   it('refuse a component whose tables were never defined, and a scan of an unknown component', () => {
     const data = baselineBlocks();
     expect(() => decodeScaledLuma(image(false, 4, [[sos([{ id: 1, dc: 1 }]), data]]), 32, 8)).toThrow(corrupt('scan uses an undefined Huffman table.'));

@@ -203,11 +203,14 @@ export function chooseScale(width: number, height: number, minWidth: number, min
 
 function allocate(frame: Frame, scale: number): void {
   for (const c of frame.components) {
+    // Stryker disable next-line ConditionalExpression: a plane for a component nothing reads costs memory and changes no pixel
     if (!c.needed) continue;
     c.planeWidth = Math.ceil((Math.ceil((frame.width * c.h) / frame.maxH)) / scale);
     c.planeHeight = Math.ceil((Math.ceil((frame.height * c.v) / frame.maxV)) / scale);
     c.plane = new Uint8Array(c.planeWidth * c.planeHeight);
+    // Stryker disable next-line ConditionalExpression: a stride of 64 at 1/8 scale only spaces the stored DC coefficients further apart
     c.stride = scale === 8 ? 1 : 64;
+    // Stryker disable next-line ConditionalExpression: a baseline decode never reads the coefficient store
     if (frame.progressive) c.coefficients = new Int16Array(c.paddedBlocksPerLine * c.paddedBlocksPerColumn * c.stride);
   }
 }
@@ -223,6 +226,7 @@ function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: 
   const q = quant[c.tq];
   if (!q) throw new ImageError('invalid', 'Corrupt JPEG: missing quantisation table.');
   const n = 8 / scale;
+  // Stryker disable next-line ConditionalExpression,BlockStatement: a shortcut; below, CONTRIBUTES[1] keeps the DC coefficient alone and idctBlock gives the same pixel
   if (n === 1) {
     // 1/8 scale needs the DC coefficient alone.
     dequantised[0] = zz[offset] * q[0];
@@ -236,14 +240,18 @@ function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: 
   for (let k = 0; k < 64; k++) {
     const v = zz[offset + k];
     const natural = ZIGZAG[k];
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: storing a zero, or a coefficient whose basis values are zero at this size, adds exact zeros to every sum
     if (v !== 0 && keep[natural] !== 0) {
       dequantised[natural] = v * q[natural];
       touched[used++] = natural;
+      // Stryker disable next-line EqualityOperator: >= assigns the value it already has
       if (natural >> 3 > lastRow) lastRow = natural >> 3;
+      // Stryker disable next-line EqualityOperator: >= assigns the value it already has
       if ((natural & 7) > lastCol) lastCol = natural & 7;
     }
   }
   idctBlock(dequantised, n, c.plane!, c.planeWidth, c.planeHeight, col * n, row * n, lastRow, lastCol);
+  // Stryker disable next-line EqualityOperator: one step more clears an entry that is already 0
   for (let i = 0; i < used; i++) dequantised[touched[i]] = 0;
 }
 
@@ -300,6 +308,7 @@ function decodeScan(
   const checkDataEnd = () => {
     const marker = reader.marker;
     if (marker === 0 || (marker >= 0xd0 && marker <= 0xd7)) return;
+    // Stryker disable next-line BooleanLiteral: checking again once the marker is known gives the same answer
     dataEndChecked = true;
     if ((reader.pos - pos) * 8 < minimumBits) {
       throw new ImageError('invalid', 'Corrupt JPEG: the image data ends long before the image does.');
@@ -319,6 +328,7 @@ function decodeScan(
       const base = coefficients ? offset : 0;
       if (ah === 0) {
         const t = reader.decode(c.dcTable);
+        // Stryker disable next-line ConditionalExpression: a shortcut; receiveExtend(0) is 0 too
         const diff = t === 0 ? 0 : reader.receiveExtend(t);
         c.pred += diff;
         target[base] = c.pred * (1 << al);
@@ -344,10 +354,12 @@ function decodeScan(
           for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) decodeBlock(c, mcuRow * c.v + v, mcuCol * c.h + h);
         }
       }
+      // Stryker disable next-line ConditionalExpression: checking again once the marker is known gives the same answer
       if (!dataEndChecked) checkDataEnd();
       // Entropy decoding costs at most a few coefficients per bit of real data: a scan that goes on decoding
       // zero bits past its end (a truncated file, or a bomb of data-less scans) is refused, before it costs
       // a full image's CPU. A valid scan consumes no padding; a little is tolerated for slightly cut files.
+      // Stryker disable next-line ConditionalExpression: a shortcut, per block; with nothing padded since the last restart the count is what passed the check then
       if (reader.padded !== 0 && reader.paddingConsumed() > MAX_PADDING_BITS) {
         throw new ImageError('invalid', 'Corrupt JPEG: the image data ends before the image does (truncated, or scans without data).');
       }
@@ -375,6 +387,7 @@ function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Arra
   if (dc !== 0) c.pred += dc >> 16;
   else {
     const t = reader.decode(dcTable);
+    // Stryker disable next-line ConditionalExpression: a shortcut; receiveExtend(0) is 0 too
     c.pred += t === 0 ? 0 : reader.receiveExtend(t);
   }
   const visible = c.needed && row < c.blocksPerColumn && col < c.blocksPerLine;
@@ -410,12 +423,15 @@ function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Arra
     if (keep[natural] !== 0) {
       dequantised[natural] = value * q![natural];
       touched[used++] = natural;
+      // Stryker disable next-line EqualityOperator: >= assigns the value it already has
       if (natural >> 3 > lastRow) lastRow = natural >> 3;
+      // Stryker disable next-line EqualityOperator: >= assigns the value it already has
       if ((natural & 7) > lastCol) lastCol = natural & 7;
     }
   }
   if (!q) return;
   const plane = c.plane!;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: a shortcut; idctFlat gives what idctBlock gives for a DC-only block, at every size (jpeg-idct.test.ts)
   if (used === 0 && n > 1) {
     // Only the DC coefficient: every output pixel has the same value.
     idctFlat(Math.fround(c.pred * q[0]), n, plane, c.planeWidth, c.planeHeight, col * n, row * n);
@@ -424,6 +440,7 @@ function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Arra
   dequantised[0] = c.pred * q[0];
   idctBlock(dequantised, n, plane, c.planeWidth, c.planeHeight, col * n, row * n, lastRow, lastCol);
   dequantised[0] = 0;
+  // Stryker disable next-line EqualityOperator: one step more clears an entry that is already 0
   for (let i = 0; i < used; i++) dequantised[touched[i]] = 0;
 }
 
@@ -483,6 +500,7 @@ function decodeAcRefine(reader: BitReader, c: Component, coef: Int16Array, offse
           if (reader.readBit() && (coef[i] & p1) === 0) coef[i] += coef[i] >= 0 ? p1 : m1;
         } else {
           if (r === 0) {
+            // Stryker disable next-line ConditionalExpression: writing 0 over a coefficient with no history (0) changes nothing
             if (value !== 0) coef[i] = value;
             k++;
             break;
@@ -519,14 +537,18 @@ function combine(frame: Frame, adobeTransform: number | null, scale: number): { 
   const height = Math.ceil(frame.height / scale);
   const [first] = frame.components;
   const planes = frame.components.filter((c) => c.needed);
+  // Stryker disable next-line ConditionalExpression,BlockStatement: a shortcut; sampling a plane of the output's size gives the same pixels
   if (planes.length === 1) {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: a shortcut; sampling a plane of the output's size gives the same pixels
     if (first.planeWidth === width && first.planeHeight === height) return { width, height, data: first.plane! };
   }
   const out = new Uint8Array(width * height);
   const sample = (c: Component, x: number, y: number) =>
     c.plane![Math.min(c.planeHeight - 1, Math.floor((y * c.v) / frame.maxV)) * c.planeWidth + Math.min(c.planeWidth - 1, Math.floor((x * c.h) / frame.maxH))];
   const count = frame.components.length;
+  // Stryker disable next-line EqualityOperator: one step more writes past the end of a typed array
   for (let y = 0; y < height; y++) {
+    // Stryker disable next-line EqualityOperator: one step more writes past the end of a typed array
     for (let x = 0; x < width; x++) {
       let luma: number;
       if (planes.length === 1) luma = sample(first, x, y);

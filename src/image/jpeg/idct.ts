@@ -88,7 +88,8 @@ export function idctBlock(
       work[w + 3] = sums[3];
     }
   }
-  const inside = x0 + n <= outWidth && y0 + n <= outHeight;
+  // Whether all n rows fit (columns past the right edge stop the loop below either way).
+  const inside = y0 + n <= outHeight;
   for (let X = 0; X < n; X++) {
     const ox = x0 + X;
     if (ox >= outWidth) break;
