@@ -1,8 +1,11 @@
 /**
- * `npm run mutate [-- --shared ../shared] [-- --group service|preprocess|image]...`: mutation testing (Stryker,
+ * `npm run mutate [-- --shared ../shared] [-- --group GROUP [--only PATTERN]...]`: mutation testing (Stryker,
  * stryker.config.json) of src/image, src/preprocess, src/auth, src/metering and src/http, each group of folders
  * against the Node tests that exercise it (vitest.mutate.config.ts), then docs/mutation-report.md: the score per
- * folder and every surviving mutant. `--report-only` re-renders the report from the last results.
+ * folder and every surviving mutant. `--report-only` re-renders the report from the last results. `--only` narrows a
+ * group's run to some of its files (Stryker patterns, e.g. `src/image/dicom/codecs/rle.ts` or
+ * `src/image/jpeg/decoder.ts:198-300`): that run's results replace the group's, and the report names the group's
+ * files it left out as not measured.
  *
  * Not part of `npm test`: instrumented code runs many times slower than the original. Results are kept per group
  * in reports/mutation/<group>.incremental.json, so a later run re-tests only the mutants whose code or tests
@@ -10,8 +13,8 @@
  * real-X-ray tests get it from CXR5_DIR, and the Python-backed tests the training venv from CXR_EXPORT_VENV.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { MUTATION_GROUPS } from '../vitest.mutate.config';
 import { renderMutationReport } from './lib/mutation-report';
 
@@ -25,11 +28,11 @@ function option(args: string[], name: string): string[] {
   return values;
 }
 
-function runGroup(group: Group, shared: string): number {
+function runGroup(group: Group, shared: string, only: string[]): number {
   const base = JSON.parse(readFileSync(resolve(ROOT, 'stryker.config.json'), 'utf8')) as Record<string, unknown>;
   const config = {
     ...base,
-    mutate: MUTATION_GROUPS[group].mutate,
+    mutate: only.length ? only : MUTATION_GROUPS[group].mutate,
     incrementalFile: `reports/mutation/${group}.incremental.json`,
     jsonReporter: { fileName: `reports/mutation/${group}.json` },
     htmlReporter: { fileName: `reports/mutation/${group}.html` },
@@ -39,8 +42,42 @@ function runGroup(group: Group, shared: string): number {
   const env: NodeJS.ProcessEnv = { ...process.env, MUTATE_GROUP: group, CXR_EXPORT_VENV: process.env.CXR_EXPORT_VENV ?? resolve(ROOT, 'scripts/export/.venv') };
   if (existsSync(`${shared}/data/cxr5`)) env.CXR5_DIR = `${shared}/data/cxr5/`;
   else console.warn(`No ${shared}/data/cxr5: the tests that read real X-rays run on generated images only.`);
-  console.log(`\n== ${group}: ${MUTATION_GROUPS[group].mutate.join(', ')} against ${MUTATION_GROUPS[group].tests.join(', ')}`);
+  console.log(`\n== ${group}: ${config.mutate.join(', ')} against ${MUTATION_GROUPS[group].tests.join(', ')}`);
   return spawnSync('npx', ['stryker', 'run', configFile], { cwd: ROOT, env, stdio: 'inherit' }).status ?? 1;
+}
+
+/** Stryker's file patterns (`*`, `**`, `{a,b}`, an optional `:lines` suffix) as a test on repository paths. */
+function patternTest(pattern: string): (path: string) => boolean {
+  const glob = pattern.replace(/:\d+-\d+$/, '');
+  const source = glob
+    .replace(/[.+^$()|[\]\\]/g, '\\$&')
+    .replace(/\{([^}]*)\}/g, (_, alternatives: string) => `(${alternatives.split(',').join('|')})`)
+    .replace(/\*\*\//g, '\u0000')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\u0000/g, '(.*/)?');
+  const regex = new RegExp(`^${source}$`);
+  return (path) => regex.test(path);
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : /\.ts$/.test(e.name) ? [relative(ROOT, join(dir, e.name))] : []));
+}
+
+/**
+ * The patterns of a group's `mutate` with no results in its last report: all of them when the group never ran, else
+ * those whose files the report lacks (a run narrowed with --only, or a file moved into the group since).
+ */
+function unmeasured(group: Group): string[] {
+  const json = resolve(REPORTS, `${group}.json`);
+  if (!existsSync(json)) return [...MUTATION_GROUPS[group].mutate];
+  const measured = new Set(Object.keys((JSON.parse(readFileSync(json, 'utf8')) as { files: Record<string, unknown> }).files));
+  const files = sourceFiles(resolve(ROOT, 'src'));
+  return MUTATION_GROUPS[group].mutate.flatMap((pattern) => {
+    const test = patternTest(pattern);
+    const left = files.filter((f) => test(f) && !measured.has(f));
+    const ranged = /:\d+-\d+$/.test(pattern);
+    return left.map((f) => (ranged ? `${f}${pattern.match(/:\d+-\d+$/)![0]}` : f));
+  });
 }
 
 function main(): number {
@@ -52,13 +89,13 @@ function main(): number {
   mkdirSync(REPORTS, { recursive: true });
   if (!args.includes('--report-only')) {
     for (const group of groups) {
-      const status = runGroup(group, shared);
+      const status = runGroup(group, shared, option(args, '--only'));
       if (status !== 0) return status;
     }
   }
   const all = Object.keys(MUTATION_GROUPS) as Group[];
   const results = all.map((g) => resolve(REPORTS, `${g}.json`)).filter((f) => existsSync(f));
-  const missing = all.filter((g) => !existsSync(resolve(REPORTS, `${g}.json`))).map((group) => ({ group, mutate: MUTATION_GROUPS[group].mutate }));
+  const missing = all.map((group) => ({ group, mutate: unmeasured(group) })).filter((m) => m.mutate.length > 0);
   console.log(`Wrote ${renderMutationReport(results, resolve(ROOT, 'docs/mutation-report.md'), missing)}`);
   return 0;
 }

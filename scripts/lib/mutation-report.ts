@@ -30,8 +30,8 @@ const clip = (text: string, n = 90) => (text.length > n ? `${text.slice(0, n - 1
 
 /**
  * Writes the Markdown report for Stryker's JSON reports at `jsonPaths` (one per group) to `outPath`; returns outPath.
- * @param missing groups with no results yet, with the files they mutate: named above the table, since the folder
- *   rows then cover only part of their folder
+ * @param missing per group, the files (or line ranges) of its `mutate` with no results yet: named below the table,
+ *   since the folder rows then cover only part of their folder
  */
 export function renderMutationReport(jsonPaths: string[], outPath: string, missing: { group: string; mutate: readonly string[] }[] = [], now = new Date()): string {
   const report: Report = { files: {} };
@@ -95,7 +95,7 @@ export function renderMutationReport(jsonPaths: string[], outPath: string, missi
     }
     const valid = t.killed + t.timeout + t.survived + t.noCoverage;
     const score = valid ? (100 * (t.killed + t.timeout)) / valid : 100;
-    // A folder part of whose files belong to a group with no results yet: its row covers the rest only.
+    // A folder part of whose files (or lines) have no results yet: its row covers the rest only.
     const partial = missing.some((m) => m.mutate.some((pattern) => pattern.startsWith(`${folder}/`)));
     const met = partial ? 'not yet (part measured)' : score >= TARGET ? 'yes' : '**no**';
     out.push(
@@ -103,7 +103,7 @@ export function renderMutationReport(jsonPaths: string[], outPath: string, missi
     );
   }
   if (missing.length) {
-    out.push('', '**Not measured yet** (no results for these groups; the rows above leave their files out):', '');
+    out.push('', '**Not measured yet** (files or line ranges of each group with no results; the rows above leave them out):', '');
     for (const m of missing) out.push(`- \`${m.group}\`: ${m.mutate.map((f) => `\`${f}\``).join(', ')}`);
   }
   out.push(
