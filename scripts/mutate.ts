@@ -4,12 +4,14 @@
  * against the Node tests that exercise it (vitest.mutate.config.ts), then docs/mutation-report.md: the score per
  * folder and every surviving mutant. `--report-only` re-renders the report from the last results. `--only` narrows a
  * group's run to some of its files (Stryker patterns, e.g. `src/image/dicom/codecs/rle.ts` or
- * `src/image/jpeg/decoder.ts:198-300`): that run's results replace the group's, and the report names the group's
- * files it left out as not measured.
+ * `src/image/jpeg/decoder.ts:198-300`): that run's results replace those files' results only (a line range
+ * replaces its whole file's), and the group's other files keep theirs.
  *
- * Not part of `npm test`: instrumented code runs many times slower than the original. Results are kept per group
- * in reports/mutation/<group>.incremental.json, so a later run re-tests only the mutants whose code or tests
- * changed. Stryker runs the tests in a sandbox copy of the repository, where `../shared` does not resolve: the
+ * Not part of `npm test`: instrumented code runs many times slower than the original. After each group's run its
+ * results are folded into docs/mutation-results.json (committed: per file, counts and survivors), which the report
+ * is rendered from, so a group or a file can be re-measured alone on a new machine. On the same machine Stryker
+ * also keeps reports/mutation/<group>.incremental.json (git-ignored), so a later run re-tests only the mutants whose
+ * code or tests changed. Stryker runs the tests in a sandbox copy of the repository, where `../shared` does not resolve: the
  * real-X-ray tests get it from CXR5_DIR, and the Python-backed tests the training venv from CXR_EXPORT_VENV.
  */
 import { spawnSync } from 'node:child_process';
@@ -17,9 +19,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join, relative, resolve } from 'node:path';
 import { MUTATION_GROUPS } from '../vitest.mutate.config';
 import { renderMutationReport } from './lib/mutation-report';
+import { mergeRun, readResults, sha256, writeResults, type MutationResults, type StrykerReport } from './lib/mutation-results';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const REPORTS = resolve(ROOT, 'reports/mutation');
+const RESULTS = resolve(ROOT, 'docs/mutation-results.json');
 type Group = keyof typeof MUTATION_GROUPS;
 
 function option(args: string[], name: string): string[] {
@@ -63,20 +67,31 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : /\.ts$/.test(e.name) ? [relative(ROOT, join(dir, e.name))] : []));
 }
 
+/** Whether `file` is mutated by `group` (one of its patterns matches it). */
+function inGroup(group: Group, file: string): boolean {
+  return MUTATION_GROUPS[group].mutate.some((pattern) => patternTest(pattern)(file));
+}
+
 /**
- * The patterns of a group's `mutate` with no results in its last report: all of them when the group never ran, else
- * those whose files the report lacks (a run narrowed with --only, or a file moved into the group since).
+ * The patterns of a group's `mutate` with no committed results: all of them when the group never ran, else the files
+ * it lacks (a run narrowed with --only, or a file moved into the group since).
  */
-function unmeasured(group: Group): string[] {
-  const json = resolve(REPORTS, `${group}.json`);
-  if (!existsSync(json)) return [...MUTATION_GROUPS[group].mutate];
-  const measured = new Set(Object.keys((JSON.parse(readFileSync(json, 'utf8')) as { files: Record<string, unknown> }).files));
+function unmeasured(results: MutationResults, group: Group): string[] {
+  const measured = new Set(Object.keys(results[group] ?? {}));
   const files = sourceFiles(resolve(ROOT, 'src'));
   return MUTATION_GROUPS[group].mutate.flatMap((pattern) => {
     const test = patternTest(pattern);
     const left = files.filter((f) => test(f) && !measured.has(f));
     const ranged = /:\d+-\d+$/.test(pattern);
     return left.map((f) => (ranged ? `${f}${pattern.match(/:\d+-\d+$/)![0]}` : f));
+  });
+}
+
+/** The files of a group whose source is not what their committed results were measured on. */
+function changedSince(results: MutationResults, group: Group): string[] {
+  return Object.entries(results[group] ?? {}).flatMap(([file, r]) => {
+    const path = resolve(ROOT, file);
+    return existsSync(path) && sha256(readFileSync(path, 'utf8')) === r.sha256 ? [] : [file];
   });
 }
 
@@ -87,16 +102,22 @@ function main(): number {
   const groups = asked.length ? asked : (Object.keys(MUTATION_GROUPS) as Group[]);
   for (const g of groups) if (!(g in MUTATION_GROUPS)) throw new Error(`Unknown group ${g}; the groups: ${Object.keys(MUTATION_GROUPS).join(', ')}`);
   mkdirSync(REPORTS, { recursive: true });
+  let results = readResults(RESULTS);
   if (!args.includes('--report-only')) {
+    const only = option(args, '--only');
     for (const group of groups) {
-      const status = runGroup(group, shared, option(args, '--only'));
+      const status = runGroup(group, shared, only);
       if (status !== 0) return status;
+      // Folded into the committed results at once, so a later group's failure keeps this one's.
+      const report = JSON.parse(readFileSync(resolve(REPORTS, `${group}.json`), 'utf8')) as StrykerReport;
+      results = mergeRun(results, group, report, new Date().toISOString().slice(0, 10), (file) => inGroup(group, file));
+      writeResults(RESULTS, results);
     }
   }
   const all = Object.keys(MUTATION_GROUPS) as Group[];
-  const results = all.map((g) => resolve(REPORTS, `${g}.json`)).filter((f) => existsSync(f));
-  const missing = all.map((group) => ({ group, mutate: unmeasured(group) })).filter((m) => m.mutate.length > 0);
-  console.log(`Wrote ${renderMutationReport(results, resolve(ROOT, 'docs/mutation-report.md'), missing)}`);
+  const missing = all.map((group) => ({ group, mutate: unmeasured(results, group) })).filter((m) => m.mutate.length > 0);
+  const changed = all.map((group) => ({ group, files: changedSince(results, group) })).filter((c) => c.files.length > 0);
+  console.log(`Wrote ${renderMutationReport(results, resolve(ROOT, 'docs/mutation-report.md'), missing, changed)}`);
   return 0;
 }
 

@@ -1,6 +1,6 @@
 /**
- * docs/mutation-report.md from Stryker's JSON report (mutation-testing-report-schema): the score per folder, the
- * mutants Stryker did not apply and why, and every mutant that survived, with its line.
+ * docs/mutation-report.md from the committed results (docs/mutation-results.json, scripts/lib/mutation-results.ts):
+ * the score per folder, the mutants disabled as equivalent and why, and every mutant that survived, with its line.
  *
  * Score = (killed + timed out) / (killed + timed out + survived + not covered), Stryker's own "total" score.
  * Ignored mutants are outside it: "static" ones (code that runs once, when a module is imported, so switching the
@@ -8,18 +8,7 @@
  * `// Stryker disable` comment whose reason says why the mutant is equivalent.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-
-interface Mutant {
-  id: string;
-  mutatorName: string;
-  replacement?: string;
-  status: 'Killed' | 'Survived' | 'NoCoverage' | 'Timeout' | 'CompileError' | 'RuntimeError' | 'Ignored' | 'Pending';
-  statusReason?: string;
-  location: { start: { line: number; column: number }; end: { line: number; column: number } };
-}
-interface Report {
-  files: Record<string, { source: string; mutants: Mutant[] }>;
-}
+import type { MutationResults } from './mutation-results';
 
 const FOLDERS = ['src/image', 'src/preprocess', 'src/auth', 'src/metering', 'src/http'];
 const TARGET = 80;
@@ -29,57 +18,48 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ').t
 const clip = (text: string, n = 90) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
 
 /**
- * Writes the Markdown report for Stryker's JSON reports at `jsonPaths` (one per group) to `outPath`; returns outPath.
+ * Writes the Markdown report for `results` to `outPath`; returns outPath.
  * @param missing per group, the files (or line ranges) of its `mutate` with no results yet: named below the table,
  *   since the folder rows then cover only part of their folder
+ * @param changed per group, the files whose source changed since their results were measured (counted as measured)
  */
-export function renderMutationReport(jsonPaths: string[], outPath: string, missing: { group: string; mutate: readonly string[] }[] = [], now = new Date()): string {
-  const report: Report = { files: {} };
-  for (const path of jsonPaths) Object.assign(report.files, (JSON.parse(readFileSync(path, 'utf8')) as Report).files);
+export function renderMutationReport(
+  results: MutationResults,
+  outPath: string,
+  missing: { group: string; mutate: readonly string[] }[] = [],
+  changed: { group: string; files: readonly string[] }[] = [],
+): string {
   type Tally = { killed: number; timeout: number; survived: number; noCoverage: number; ignoredStatic: number; ignoredDisabled: number; errors: number };
   const tallies = new Map<string, Tally>();
   const survivors: string[] = [];
   const disabled = new Map<string, number>();
-  for (const [file, { source, mutants }] of Object.entries(report.files).sort(([a], [b]) => a.localeCompare(b))) {
-    const lines = source.split('\n');
+  const days = new Set<string>();
+  const entries = Object.values(results).flatMap((files) => Object.entries(files));
+  for (const [file, r] of entries.sort(([a], [b]) => a.localeCompare(b))) {
+    days.add(r.measured);
     const t = tallies.get(folderOf(file)) ?? { killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignoredStatic: 0, ignoredDisabled: 0, errors: 0 };
     tallies.set(folderOf(file), t);
-    for (const m of mutants.sort((a, b) => a.location.start.line - b.location.start.line || a.location.start.column - b.location.start.column)) {
-      const line = m.location.start.line;
-      switch (m.status) {
-        case 'Killed':
-          t.killed++;
-          break;
-        case 'Timeout':
-          t.timeout++;
-          break;
-        case 'Survived':
-        case 'NoCoverage':
-          if (m.status === 'Survived') t.survived++;
-          else t.noCoverage++;
-          survivors.push(
-            `| ${file}:${line} | ${m.status === 'NoCoverage' ? 'not covered' : 'survived'} | ${m.mutatorName} | \`${cell(clip(lines[line - 1] ?? ''))}\` | \`${cell(clip(m.replacement ?? ''))}\` |`,
-          );
-          break;
-        case 'Ignored':
-          if ((m.statusReason ?? '').startsWith('Static mutant')) t.ignoredStatic++;
-          else {
-            t.ignoredDisabled++;
-            const key = `${file} | ${cell(m.statusReason ?? '(no reason given)')}`;
-            disabled.set(key, (disabled.get(key) ?? 0) + 1);
-          }
-          break;
-        default:
-          t.errors++;
-      }
+    t.killed += r.killed;
+    t.timeout += r.timeout;
+    t.survived += r.survived;
+    t.noCoverage += r.noCoverage;
+    t.ignoredStatic += r.ignoredStatic;
+    t.errors += r.errors;
+    for (const [reason, n] of Object.entries(r.disabled)) {
+      t.ignoredDisabled += n;
+      const key = `${file} | ${cell(reason)}`;
+      disabled.set(key, (disabled.get(key) ?? 0) + n);
     }
+    for (const s of r.survivors) survivors.push(`| ${file}:${s.line} | ${s.status} | ${s.mutator} | \`${cell(clip(s.original))}\` | \`${cell(clip(s.replacement))}\` |`);
   }
+  const sortedDays = [...days].sort();
+  const when = sortedDays.length === 0 ? 'never' : sortedDays.length === 1 ? `on ${sortedDays[0]}` : `between ${sortedDays[0]} and ${sortedDays.at(-1)}`;
 
   const out: string[] = [
     '# Mutation testing',
     '',
     `Generated by \`npm run mutate\` (Stryker ${stryker()}, vitest runner, per-test coverage; stryker.config.json; each group of`,
-    `folders against its tests in vitest.mutate.config.ts) on ${now.toISOString().slice(0, 10)}. A mutant is a small change to the code (an operator, a`,
+    `folders against its tests in vitest.mutate.config.ts) from docs/mutation-results.json, measured ${when}. A mutant is a small change to the code (an operator, a`,
     'condition, a constant, a removed call); it is *killed* when some test fails because of it. Target: at least',
     `${TARGET} % killed in each folder. Under Stryker the tests use a lighter corpus (test/helpers/ci.ts MUTATION_RUN):`,
     'the decoder\'s 4- and 12-megapixel images and the 36-megapixel test would take minutes each through instrumented code.',
@@ -105,6 +85,10 @@ export function renderMutationReport(jsonPaths: string[], outPath: string, missi
   if (missing.length) {
     out.push('', '**Not measured yet** (files or line ranges of each group with no results; the rows above leave them out):', '');
     for (const m of missing) out.push(`- \`${m.group}\`: ${m.mutate.map((f) => `\`${f}\``).join(', ')}`);
+  }
+  if (changed.length) {
+    out.push('', '**Changed since measured** (counted above as they were; a run of the group, or `--only FILE`, re-measures them):', '');
+    for (const c of changed) out.push(`- \`${c.group}\`: ${c.files.map((f) => `\`${f}\``).join(', ')}`);
   }
   out.push(
     '',
