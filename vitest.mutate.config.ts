@@ -10,6 +10,7 @@ import { defineConfig } from 'vitest/config';
 
 const IMAGE_TESTS = [
   'test/node/image-formats.test.ts',
+  'test/node/jpeg-markers.test.ts',
   'test/node/jpeg-scans.test.ts',
   'test/node/dicom-formats.test.ts',
   'test/node/decoder-golden.test.ts',
@@ -29,7 +30,7 @@ export const MUTATION_GROUPS = {
       'src/image/*.ts',
       'src/image/jpeg/segments.ts',
       // The decoder's marker loop and frame header (everything before chooseScale): parsing, not pixel loops.
-      'src/image/jpeg/decoder.ts:1-197',
+      'src/image/jpeg/decoder.ts:1-204',
       'src/image/dicom/{file,dataset,tags,transfer-syntaxes,header-checks,pixel-module}.ts',
     ],
     tests: IMAGE_TESTS,
@@ -38,7 +39,7 @@ export const MUTATION_GROUPS = {
   // its own decoder. The unit tests of the entropy layer and the IDCT come first, then the hand-written scans and the
   // golden decodes (tiny files, exact pixels), so most mutants die within milliseconds.
   'jpeg-pixels': {
-    mutate: ['src/image/jpeg/decoder.ts:198-100000', 'src/image/jpeg/{huffman,idct}.ts'],
+    mutate: ['src/image/jpeg/decoder.ts:205-100000', 'src/image/jpeg/{huffman,idct}.ts'],
     tests: ['test/node/jpeg-entropy.test.ts', 'test/node/jpeg-idct.test.ts', 'test/node/jpeg-scans.test.ts', 'test/node/decoder-golden.test.ts', 'test/node/jpeg-decoder.test.ts', 'test/node/image-formats.test.ts'],
   },
   'dicom-pixels': {

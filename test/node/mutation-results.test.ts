@@ -83,3 +83,17 @@ describe('mutation results', () => {
     expect(md).toContain('| src/auth/a.ts:2 | survived | ConditionalExpression | `if (a < b) run();` | `true` |');
   });
 });
+
+describe('vitest.mutate.config.ts', () => {
+  it("splits the JPEG decoder between image-formats and jpeg-pixels just before chooseScale, with no line left out", async () => {
+    const { MUTATION_GROUPS } = await import('../../vitest.mutate.config');
+    const range = (patterns: readonly string[]) => patterns.find((p) => p.startsWith('src/image/jpeg/decoder.ts:'))!.split(':')[1].split('-').map(Number);
+    const [firstStart, firstEnd] = range(MUTATION_GROUPS['image-formats'].mutate);
+    const [secondStart] = range(MUTATION_GROUPS['jpeg-pixels'].mutate);
+    expect(firstStart).toBe(1);
+    expect(secondStart).toBe(firstEnd + 1);
+    const lines = readFileSync(new URL('../../src/image/jpeg/decoder.ts', import.meta.url), 'utf8').split('\n');
+    expect(lines[secondStart - 1]).toMatch(/^\/\*\* The DCT reduction/);
+    expect(lines[secondStart]).toMatch(/^export function chooseScale/);
+  });
+});

@@ -71,7 +71,8 @@ const MAX_TABLES = 256;
  */
 function checkScanCount(bytes: Uint8Array, from: number): void {
   let scans = 1;
-  for (let i = bytes.indexOf(0xff, from); i !== -1 && i + 1 < bytes.length; i = bytes.indexOf(0xff, i + 1)) {
+  // A last 0xFF reads undefined after it, which is not 0xDA: no bound needed.
+  for (let i = bytes.indexOf(0xff, from); i !== -1; i = bytes.indexOf(0xff, i + 1)) {
     if (bytes[i + 1] === 0xda && ++scans > MAX_SCANS) {
       throw new ImageError('unsupported', `JPEGs with more than ${MAX_SCANS} scans are not supported.`);
     }
@@ -100,6 +101,7 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   for (;;) {
+    // Stryker disable next-line EqualityOperator,ArithmeticOperator: a looser bound lets a last lone 0xFF (or nothing) through to readSegment, which refuses it with the same message
     if (pos + 1 >= bytes.length) throw new ImageError('invalid', 'The JPEG is truncated.');
     if (bytes[pos] !== 0xff) {
       // Stray bytes after a scan: look for the next marker.
@@ -109,6 +111,7 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
     const marker = bytes[pos + 1];
     pos += 2;
     if (marker === 0xff || marker === 0x00 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0xd8) {
+      // Stryker disable next-line ConditionalExpression: stepping back onto the byte after any of these also works: it is not 0xFF, so the stray-byte step skips it
       if (marker === 0xff) pos--;
       continue;
     }
@@ -127,7 +130,8 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
         restartInterval = view.getUint16(pos - data.length);
         break;
       case 0xe0:
-        jfif ||= data.length >= 5 && data[0] === 0x4a && data[1] === 0x46 && data[2] === 0x49 && data[3] === 0x46 && data[4] === 0;
+        // A shorter segment reads undefined past its end (a subarray), which is not the zero that ends the identifier.
+        jfif ||= data[0] === 0x4a && data[1] === 0x46 && data[2] === 0x49 && data[3] === 0x46 && data[4] === 0;
         break;
       case 0xee:
         if (data.length >= 12 && data[0] === 0x41 && data[1] === 0x64 && data[2] === 0x6f && data[3] === 0x62 && data[4] === 0x65) adobeTransform = data[11];
@@ -145,6 +149,7 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
       }
       case 0xda: {
         if (!frame) throw new ImageError('invalid', 'Corrupt JPEG: scan before frame.');
+        // Stryker disable next-line UpdateOperator: after the first scan the count only has to be nonzero (the end checks scans === 0), and -1 is nonzero too
         if (scans++ === 0) checkScanCount(bytes, pos);
         pos = decodeScan(bytes, pos, data, frame, dcTables, acTables, quant, restartInterval, scale);
         break;
@@ -169,6 +174,7 @@ function readFrame(data: Uint8Array, progressive: boolean): Frame {
     components.push({
       id: data[o], h: data[o + 1] >> 4, v: data[o + 1] & 15, tq: data[o + 2] & 3,
       blocksPerLine: 0, blocksPerColumn: 0, paddedBlocksPerLine: 0, paddedBlocksPerColumn: 0,
+      // Stryker disable next-line BooleanLiteral: decodeScaledLuma sets `needed` for every component as soon as the frame is read
       needed: false, coefficients: null, stride: 64, plane: null, planeWidth: 0, planeHeight: 0, pred: 0,
     });
   }
@@ -187,6 +193,7 @@ function readFrame(data: Uint8Array, progressive: boolean): Frame {
 
 /** YCbCr unless an Adobe marker says otherwise or 3 components are labelled R, G, B (libjpeg's rules). */
 function isYCbCr(frame: Frame, adobeTransform: number | null, jfif: boolean): boolean {
+  // Stryker disable next-line ConditionalExpression,BooleanLiteral: with one component, false only makes it needed, which the first component always is
   if (frame.components.length === 1) return true;
   if (frame.components.length !== 3) return false;
   if (jfif) return true;
