@@ -140,7 +140,6 @@ describe('three components: YCbCr or RGB', () => {
   it('follows a JFIF marker (YCbCr) before the ids, and only a JFIF identifier with its zero', () => {
     const rgbIds: [number, number, number] = [0x52, 0x47, 0x42];
     expect(lumaValues(threeComponents(rgbIds, jfif()))).toEqual([AS_YCBCR]);
-    // Before the frame only: JFIF after it changes nothing.
     for (const bad of ['JFIX', 'XFIF', 'JXIF', 'JFXF']) {
       expect(lumaValues(threeComponents(rgbIds, jfif([...ascii(bad), 0, 1, 2]))), bad).toEqual([AS_RGB]);
     }
