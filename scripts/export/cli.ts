@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { PREPROCESSING_ID } from '../../src/preprocess';
 import { buildPixelCache } from './cache';
 import { DatasetError, loadDatasets } from './dataset';
-import { MIN_HELD_OUT_GROUP, chooseHoldout, groupKey, parseGroupList, type HoldoutChoice, type SourceGroup } from './holdout';
+import { MIN_HELD_OUT_GROUP, chooseHoldout, finalSplit, groupKey, parseGroupList, type HoldoutChoice, type SourceGroup } from './holdout';
 import { ACCEPTED_KIND, GATE_KINDS, gateKindOf, generateNegatives, loadNotCxr, type NegativeImage } from './negatives';
 import { gradCamReference } from './gradcam-reference';
 import { EXPORT_DIR, PythonError, ensurePythonEnv } from './python-env';
@@ -183,10 +183,12 @@ async function main(): Promise<number> {
     const folderSplit = groupSplit(strata, items.map((i) => data.groups[i]), fractionsBySide, seed);
     for (const side of ['train', 'val', 'test'] as const) for (const j of folderSplit[side]) splitOf[rowOf.get(items[j])!] = side;
   }
+  const sharedRows = new Set<number>();
   for (const key of holdout.shared) {
     const items = chestRows.filter((i) => groupKey(data.sources[i], classText(i)) === key);
     const shared = groupSplit(items.map(() => 0), items.map((i) => data.groups[i]), { train: 0, val: 0.5, test: 0.5 }, seed);
     for (const side of ['val', 'test'] as const) for (const j of shared[side]) splitOf[rowOf.get(items[j])!] = `unseen_${side}`;
+    for (const i of items) sharedRows.add(rowOf.get(i)!);
   }
   for (const i of chestRows) {
     const key = groupKey(data.sources[i], classText(i));
@@ -197,7 +199,7 @@ async function main(): Promise<number> {
     // The model to ship: the unseen-source test images join training (their figures come from the
     // --recipe-card run, where they were held out); the unseen-source validation images still choose the
     // epoch and calibrate, so the probabilities and prediction sets stay tuned to sources not trained on.
-    for (let row = 0; row < splitOf.length; row++) if (splitOf[row] === 'unseen_test') splitOf[row] = 'train';
+    splitOf.splice(0, splitOf.length, ...finalSplit(splitOf, (row) => sharedRows.has(row)));
   }
   let recipeEvaluation: unknown = null;
   if (values['recipe-card']) {
@@ -236,7 +238,7 @@ async function main(): Promise<number> {
     log(`  ${side.padEnd(11)} ${String(chest.length).padStart(6)}  ` + countBy(chest.map((row) => rows[row].class_text)).map(([n, c]) => `${n} ${c}`).join(', ') +
       (negs.length ? ` | negatives ${negs.length}` : ''));
   }
-  log(values.final ? 'held-out sources (--final: the test ones join training; validation ones never do):' : 'held-out sources (never in training):');
+  log(values.final ? 'held-out sources (--final: the test ones join training, and so do none of the validation ones; a shared source\'s validation half becomes seen validation):' : 'held-out sources (never in training):');
   for (const [className, reason] of Object.entries(holdout.reasons)) log(`  ${className}: ${reason}`);
   for (const side of ['train', 'val', 'test'] as const) {
     if (!split[side].some((row) => rows[row].gate === 0)) return fail(`the ${side} split has no chest X-rays: too few images or groups`);

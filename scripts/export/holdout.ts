@@ -80,6 +80,18 @@ export function chooseHoldout(groups: SourceGroup[], minGroup = MIN_HELD_OUT_GRO
   return choice;
 }
 
+/**
+ * The split of a `--final` run, from the recipe's: the unseen-source test images join training (their figures come
+ * from the recipe run). A source shared by unit between the two unseen sets then has its test half in training, so
+ * its validation half is no longer a source the model has never seen: it becomes ordinary validation, and the
+ * unseen-source validation that chooses the epoch and calibrates keeps only sources never trained on.
+ * @param sides per row, its side: train, val, test, unseen_val or unseen_test
+ * @param inSharedGroup whether a row's (source, class) group is one of HoldoutChoice.shared
+ */
+export function finalSplit(sides: readonly string[], inSharedGroup: (row: number) => boolean): string[] {
+  return sides.map((side, row) => (side === 'unseen_test' ? 'train' : side === 'unseen_val' && inSharedGroup(row) ? 'val' : side));
+}
+
 /** Parses `--holdout` values of the form `source :: class` (or `source::class`), several separated by `;`. */
 export function parseGroupList(text: string): string[] {
   return text

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDatasets } from '../../scripts/export/dataset';
-import { chooseHoldout, groupKey, parseGroupList, type SourceGroup } from '../../scripts/export/holdout';
+import { chooseHoldout, finalSplit, groupKey, parseGroupList, type SourceGroup } from '../../scripts/export/holdout';
 import { writeSourcedDataset, writeSyntheticDataset } from '../helpers/synthetic';
 
 const group = (source: string, className: string, size: number): SourceGroup => ({ key: groupKey(source, className), source, className, size });
@@ -44,6 +44,12 @@ describe('source-held-out split', () => {
     const sourceOf = (key: string) => key.split(' :: ')[0];
     const testSources = new Set(choice.test.map(sourceOf));
     expect(choice.val.map(sourceOf).filter((s) => testSources.has(s))).toEqual([]);
+  });
+
+  it('--final: test images join training, and a shared source\'s validation half becomes seen validation', () => {
+    const sides = ['train', 'val', 'test', 'unseen_val', 'unseen_test', 'unseen_val', 'unseen_test'];
+    // Rows 5 and 6 are the two halves of a source shared by unit; row 3 is a validation-only source.
+    expect(finalSplit(sides, (row) => row >= 5)).toEqual(['train', 'val', 'test', 'unseen_val', 'train', 'val', 'train']);
   });
 
   it('ignores sources below the minimum size', () => {
