@@ -4,9 +4,15 @@
  * code running in workerd (the Worker tests); these units cover the same modules in Node. MUTATE_GROUP picks the
  * group (scripts/mutate.ts sets it); without it, all of them. `npm test` runs the same files in its `node` project.
  */
+import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+
+// The JPEG decoder is split just before chooseScale's doc comment: the marker loop and frame header above it are
+// parsing (mutated with the format tests), the pixel loops below it go with jpeg-pixels.
+const DECODER = readFileSync(new URL('./src/image/jpeg/decoder.ts', import.meta.url), 'utf8').split('\n');
+const DECODER_SPLIT = DECODER.findIndex((line) => line.startsWith('export function chooseScale')) - 1;
 
 const IMAGE_TESTS = [
   'test/node/image-formats.test.ts',
@@ -30,7 +36,7 @@ export const MUTATION_GROUPS = {
       'src/image/*.ts',
       'src/image/jpeg/segments.ts',
       // The decoder's marker loop and frame header (everything before chooseScale): parsing, not pixel loops.
-      'src/image/jpeg/decoder.ts:1-204',
+      `src/image/jpeg/decoder.ts:1-${DECODER_SPLIT}`,
       'src/image/dicom/{file,dataset,tags,transfer-syntaxes,header-checks,pixel-module}.ts',
     ],
     tests: IMAGE_TESTS,
@@ -39,7 +45,7 @@ export const MUTATION_GROUPS = {
   // its own decoder. The unit tests of the entropy layer and the IDCT come first, then the hand-written scans and the
   // golden decodes (tiny files, exact pixels), so most mutants die within milliseconds.
   'jpeg-pixels': {
-    mutate: ['src/image/jpeg/decoder.ts:205-100000', 'src/image/jpeg/{huffman,idct}.ts'],
+    mutate: [`src/image/jpeg/decoder.ts:${DECODER_SPLIT + 1}-100000`, 'src/image/jpeg/{huffman,idct}.ts'],
     tests: ['test/node/jpeg-entropy.test.ts', 'test/node/jpeg-idct.test.ts', 'test/node/jpeg-scans.test.ts', 'test/node/decoder-golden.test.ts', 'test/node/jpeg-decoder.test.ts', 'test/node/image-formats.test.ts'],
   },
   'dicom-pixels': {
@@ -47,8 +53,11 @@ export const MUTATION_GROUPS = {
     tests: [
       'test/node/dicom-grayscale.test.ts',
       'test/node/dicom-rle.test.ts',
+      'test/node/dicom-frames.test.ts',
       'test/node/jpeg-lossless-streams.test.ts',
       'test/node/jpeg-lossless.test.ts',
+      'test/node/jpeg-extended-streams.test.ts',
+      'test/node/jpeg-markers.test.ts',
       'test/node/jpeg-extended.test.ts',
       'test/node/dicom.test.ts',
       'test/node/dicom-formats.test.ts',

@@ -1,4 +1,5 @@
 import { ImageError } from './errors';
+import { adobeTransformOf } from './jpeg/segments';
 
 /** What the markers before the first scan say about a JPEG, read without decoding any pixel. */
 export interface JpegHeader {
@@ -68,8 +69,8 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader {
       frame = readFrame(segment, marker === 0xc2);
     } else if (marker === 0xe1) {
       orientation = readExifOrientation(segment) ?? orientation;
-    } else if (marker === 0xee && segment.length >= 12 && ascii(segment, 0, 5) === 'Adobe') {
-      adobeTransform = segment[11];
+    } else if (marker === 0xee) {
+      adobeTransform = adobeTransformOf(segment) ?? adobeTransform;
     } else if (marker === 0xda) {
       if (!frame) throw new ImageError('invalid', 'Corrupt JPEG: scan before frame header.');
       if (!hasEndOfImage(bytes, offset + length)) {

@@ -25,6 +25,12 @@ export function canonicalCodes(table: HuffmanSpec): Map<number, [number, number]
   return codes;
 }
 
+/** A small DC table for hand-written scans: 00 = no difference, 01 = category 1, 10 = category 2. */
+export const SMALL_DC: HuffmanSpec = { counts: [0, 3], symbols: [0x00, 0x01, 0x02] };
+
+/** One grayscale component, id 1, its tables 0. */
+export const GRAY = [{ id: 1 }];
+
 /** DHT for one table; `tableClass` 0 for DC, 1 for AC. */
 export function dht(tableClass: 0 | 1, id: number, table: HuffmanSpec): number[] {
   const counts = Array.from({ length: 16 }, (_, i) => table.counts[i] ?? 0);
@@ -42,9 +48,13 @@ export interface FrameComponent {
 }
 
 /** SOF0 (baseline) or SOF2 (progressive), 8-bit. */
-export function sof(progressive: boolean, width: number, height: number, components: FrameComponent[]): number[] {
-  return segment(progressive ? 0xc2 : 0xc0, [
-    8, height >> 8, height & 0xff, width >> 8, width & 0xff, components.length,
+export const sof = (progressive: boolean, width: number, height: number, components: FrameComponent[]): number[] =>
+  frameHeader(progressive ? 0xc2 : 0xc0, 8, width, height, components);
+
+/** Any SOFn segment: `marker` (0xC0 to 0xCF), bits per sample, size, components. */
+export function frameHeader(marker: number, precision: number, width: number, height: number, components: FrameComponent[]): number[] {
+  return segment(marker, [
+    precision, height >> 8, height & 0xff, width >> 8, width & 0xff, components.length,
     ...components.flatMap((c) => [c.id, ((c.h ?? 1) << 4) | (c.v ?? 1), c.tq ?? 0]),
   ]);
 }

@@ -6,25 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeRleFrame } from '../../src/image/dicom/codecs/rle';
+import { rleFrame, rleLiteral as literal, rleRepeat as repeat } from '../helpers/dicom';
 import { expectImageError } from '../helpers/image-errors';
-
-/** A frame: the 64-byte header (segment count, offsets) and the segments; `offsets` overrides the computed ones. */
-function rleFrame(segments: number[][], offsets?: number[], count = segments.length): Uint8Array {
-  const header = new Uint8Array(64);
-  const view = new DataView(header.buffer);
-  view.setUint32(0, count, true);
-  let at = 64;
-  segments.forEach((s, i) => {
-    view.setUint32(4 + 4 * i, offsets?.[i] ?? at, true);
-    at += s.length;
-  });
-  return Uint8Array.from([...header, ...segments.flat()]);
-}
-
-/** PackBits: a literal run of `bytes` (1..128). */
-const literal = (...bytes: number[]) => [bytes.length - 1, ...bytes];
-/** PackBits: `value` repeated `times` (2..128). */
-const repeat = (value: number, times: number) => [257 - times, value];
 
 const invalid = (fn: () => unknown, message: string) => expectImageError(fn, 'invalid', message);
 

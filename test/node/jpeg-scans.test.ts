@@ -12,10 +12,8 @@ import { ImageError } from '../../src/image/errors';
 import { decodeScaledLuma } from '../../src/image/jpeg/decoder';
 import { MUTATED_GROUP } from '../helpers/ci';
 import { DJPEG, djpegLuma } from '../helpers/jpeg-oracle';
-import { BitWriter, canonicalCodes, dht, dqt, jpegFile, segment, sof, sos, type HuffmanSpec } from '../helpers/jpeg-writer';
+import { BitWriter, canonicalCodes, dht, dqt, GRAY, jpegFile, segment, SMALL_DC as DC, sof, sos, type HuffmanSpec } from '../helpers/jpeg-writer';
 
-// DC: 00 = no difference, 01 = category 1, 10 = category 2.
-const DC: HuffmanSpec = { counts: [0, 3], symbols: [0x00, 0x01, 0x02] };
 // AC, every code short enough for the decoder's fast table: 00 EOB, 01 (0,1), 100 ZRL, 101 (0,2), 1100 (2,1),
 // 1101 EOBRUN of 2-3, 1110 (15,1), 11110 (14,1).
 const AC: HuffmanSpec = { counts: [0, 2, 2, 3, 1], symbols: [0x00, 0x01, 0xf0, 0x02, 0x21, 0x10, 0xf1, 0xe1] };
@@ -25,7 +23,6 @@ const dcCodes = canonicalCodes(DC);
 const acCodes = canonicalCodes(AC);
 const acLongCodes = canonicalCodes(AC_LONG);
 
-const GRAY = [{ id: 1 }];
 const Q = new Array(64).fill(16);
 
 /** A one-component image of `blocks` 8x8 blocks in a row, its tables, and the given scans (header + data). */

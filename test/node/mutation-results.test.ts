@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderMutationReport } from '../../scripts/lib/mutation-report';
-import { mergeRun, readResults, sha256, summariseReport, writeResults, type StrykerMutant, type StrykerReport } from '../../scripts/lib/mutation-results';
+import { mergeRun, readResults, sha256, summariseReport, writeResults, type ExplainedEquivalent, type StrykerMutant, type StrykerReport } from '../../scripts/lib/mutation-results';
 
 const at = (line: number, column = 1) => ({ start: { line, column } });
 const mutant = (status: StrykerMutant['status'], line: number, extra: Partial<StrykerMutant> = {}): StrykerMutant => ({ mutatorName: 'EqualityOperator', replacement: 'a <= b', status, location: at(line), ...extra });
@@ -38,8 +38,8 @@ describe('mutation results', () => {
     const a = summariseReport(firstRun, '2026-12-01')['src/auth/a.ts'];
     expect(a).toMatchObject({ measured: '2026-12-01', sha256: sha256(A), killed: 1, timeout: 1, survived: 1, noCoverage: 1, ignoredStatic: 1, errors: 1, disabled: { 'a shortcut': 2 } });
     expect(a.survivors).toEqual([
-      { line: 2, status: 'survived', mutator: 'ConditionalExpression', original: 'if (a < b) run();', replacement: 'true' },
-      { line: 3, status: 'not covered', mutator: 'EqualityOperator', original: 'export {};', replacement: '{}' },
+      { line: 2, column: 1, status: 'survived', mutator: 'ConditionalExpression', original: 'if (a < b) run();', replacement: 'true' },
+      { line: 3, column: 1, status: 'not covered', mutator: 'EqualityOperator', original: 'export {};', replacement: '{}' },
     ]);
   });
 
@@ -81,6 +81,43 @@ describe('mutation results', () => {
     expect(md).toContain('| src/auth/a.ts | a shortcut | 2 |');
     expect(md).toContain('## Survivors (2)');
     expect(md).toContain('| src/auth/a.ts:2 | survived | ConditionalExpression | `if (a < b) run();` | `true` |');
+  });
+});
+
+describe('survivors explained as equivalent', () => {
+  const twoOnALine: StrykerReport = {
+    files: {
+      'src/auth/a.ts': {
+        source: A,
+        mutants: [
+          mutant('Survived', 2, { mutatorName: 'ConditionalExpression', replacement: 'true', location: at(2, 4) }),
+          mutant('Survived', 2, { mutatorName: 'ConditionalExpression', replacement: 'true', location: at(2, 8) }),
+          mutant('Survived', 2, { mutatorName: 'EqualityOperator', replacement: 'a <= b', location: at(2, 4) }),
+        ],
+      },
+    },
+  };
+  const render = (equivalents: ExplainedEquivalent[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mutation-equivalents-'));
+    return readFileSync(renderMutationReport(mergeRun({}, 'service', twoOnALine, '2026-12-01', () => true), join(dir, 'report.md'), [], [], equivalents), 'utf8');
+  };
+  const explain = (extra: Partial<ExplainedEquivalent>): ExplainedEquivalent =>
+    ({ file: 'src/auth/a.ts', original: 'if (a < b) run();', mutator: 'EqualityOperator', replacement: 'a <= b', reason: 'b is never equal to a', ...extra });
+
+  it('lists an explained survivor apart, with its reason, and leaves the score as Stryker counts it', () => {
+    const md = render([explain({})]);
+    expect(md).toContain("## Survivors explained: equivalent, or out of a test's reach (1)");
+    expect(md).toContain('| src/auth/a.ts:2 | survived | EqualityOperator | `if (a < b) run();` | `a <= b` | b is never equal to a |');
+    expect(md).toContain('## Survivors (2)');
+    expect(md).toMatch(/\| src\/auth \| 3 \| 0 \| 0 \| 3 \| 0 \| \*\*0\.0 %\*\*/);
+    expect(md).not.toContain('match no survivor');
+  });
+
+  it('tells same-looking mutants of one line apart by column, and names explanations that match nothing', () => {
+    const md = render([explain({ mutator: 'ConditionalExpression', replacement: 'true', column: 8, reason: 'the second is implied' }), explain({ original: 'gone();' })]);
+    expect(md).toContain("## Survivors explained: equivalent, or out of a test's reach (1)");
+    expect(md).toContain('## Survivors (2)');
+    expect(md).toContain('- src/auth/a.ts: `gone();` EqualityOperator `a <= b`');
   });
 });
 

@@ -7,6 +7,7 @@ import { concatBytes } from '../bytes';
 import { ImageError } from '../errors';
 import type { DecodeLimits, LumaPlane } from '../decode';
 import { decodeJpegLuma, rgbToLuma } from '../decode';
+import { nextMarker, readSegment } from '../jpeg/segments';
 import { decodeJpegExtended } from './codecs/jpeg-extended';
 import { decodeJpegLossless } from './codecs/jpeg-lossless';
 import { decodeRleFrame } from './codecs/rle';
@@ -101,8 +102,7 @@ export function decodeDicomLuma(bytes: Uint8Array, limits: DecodeLimits, minSide
     case 'jpeg-lossless': {
       // The codec allocates from the JPEG's own header: hold it to the DICOM header and the budget first.
       checkJpegFrame(frame, module, budget, module.samplesPerPixel * 2);
-      const image = decodeJpegLossless(frame, limits.maxPixels);
-      checkSize(image, module);
+      const image = decodeJpegLossless(frame, limits.maxPixels); // of the size checked: its header is the one checked
       if (image.components === 3) return result(plane(module, colourLuma(image.samples, { ...module, planarConfiguration: 0 }, pixels)), null);
       const { plane: gray, window } = renderGrayscale(image.samples, module, ds, true);
       return result(plane(module, gray), window);
@@ -112,8 +112,7 @@ export function decodeDicomLuma(bytes: Uint8Array, limits: DecodeLimits, minSide
       const sof = checkJpegFrame(frame, module, budget, 0);
       if (syntax.codec === 'jpeg-extended' && sof.precision > 8) {
         checkJpegFrame(frame, module, budget, 2); // one 16-bit luminance plane
-        const image = decodeJpegExtended(frame, limits.maxPixels);
-        checkSize(image, module);
+        const image = decodeJpegExtended(frame, limits.maxPixels); // of the size checked: its header is the one checked
         const { plane: gray, window } = renderGrayscale(image.samples, { ...module, bitsStored: image.precision, highBit: image.precision - 1 }, ds, true);
         return result(plane(module, gray), window);
       }
@@ -130,12 +129,6 @@ export function decodeDicomLuma(bytes: Uint8Array, limits: DecodeLimits, minSide
 }
 
 const plane = (module: PixelModule, data: Uint8Array): LumaPlane => ({ width: module.columns, height: module.rows, data });
-
-function checkSize(image: { width: number; height: number }, module: PixelModule): void {
-  if (image.width !== module.columns || image.height !== module.rows) {
-    throw new ImageError('invalid', `Corrupt DICOM: the compressed frame is ${image.width}x${image.height}, the header says ${module.columns}x${module.rows}.`);
-  }
-}
 
 /** 16-bit samples read where they lie: big endian, or at an odd offset (no copy of the frame is made). */
 interface UnalignedWords {
@@ -199,17 +192,25 @@ interface JpegFrameHeader {
   components: number;
 }
 
-/** A JPEG's frame header (SOFn), read without decoding; null when none is found before the data ends. */
+/**
+ * A JPEG's first frame header (SOFn), read without decoding; null when a scan or the end of the image comes first.
+ * The markers are walked as the codecs walk them (segments.ts nextMarker: fill bytes, stray bytes, markers without
+ * a segment; the lossless codec walks the same way where it does not refuse the stream), so the header checked here
+ * is the one a codec sizes its buffers from: a walk of its own (it once read a fill byte as a marker) could be led
+ * past the real header to a decoy.
+ * @throws ImageError `invalid` when the data ends first or a segment's length runs past it
+ */
 function jpegFrameHeader(jpeg: Uint8Array): JpegFrameHeader | null {
-  for (let i = 2; i + 9 < jpeg.length; ) {
-    if (jpeg[i] !== 0xff) return null;
-    const marker = jpeg[i + 1];
+  for (let pos = 2; ; ) {
+    pos = nextMarker(jpeg, pos);
+    const marker = jpeg[pos - 1];
+    if (marker === 0xd9 || marker === 0xda) return null;
+    const data = readSegment(jpeg, pos);
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { precision: jpeg[i + 4], height: (jpeg[i + 5] << 8) | jpeg[i + 6], width: (jpeg[i + 7] << 8) | jpeg[i + 8], components: jpeg[i + 9] };
+      return data.length < 6 ? null : { precision: data[0], height: (data[1] << 8) | data[2], width: (data[3] << 8) | data[4], components: data[5] };
     }
-    i += 2 + ((jpeg[i + 2] << 8) | jpeg[i + 3]);
+    pos += 2 + data.length;
   }
-  return null;
 }
 
 /**

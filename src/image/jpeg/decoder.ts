@@ -9,7 +9,7 @@
 import { ImageError } from '../errors';
 import { BitReader, END_OF_BLOCK, MAX_PADDING_BITS, type HuffmanTable } from './huffman';
 import { CONTRIBUTES, ZIGZAG, clampToByte, idctBlock, idctFlat } from './idct';
-import { readHuffmanTables, readQuantisationTables, readSegment, tableCounter } from './segments';
+import { isRgb, nextMarker, readColourMarker, readHuffmanTables, readQuantisationTables, readSegment, tableCounter, type ColourMarkers } from './segments';
 
 /** A decoded luminance plane at 1/scale of the image's size. */
 export interface ScaledLuma {
@@ -92,8 +92,7 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
   const acTables: HuffmanTable[] = [];
   let frame: Frame | null = null;
   let restartInterval = 0;
-  let adobeTransform: number | null = null;
-  let jfif = false;
+  const colour: ColourMarkers = { jfif: false, adobeTransform: null };
   let scale = 1;
   let scans = 0;
   const countTable = tableCounter(MAX_TABLES);
@@ -101,20 +100,8 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   for (;;) {
-    // Stryker disable next-line EqualityOperator,ArithmeticOperator: a looser bound lets a last lone 0xFF (or nothing) through to readSegment, which refuses it with the same message
-    if (pos + 1 >= bytes.length) throw new ImageError('invalid', 'The JPEG is truncated.');
-    if (bytes[pos] !== 0xff) {
-      // Stray bytes after a scan: look for the next marker.
-      pos++;
-      continue;
-    }
-    const marker = bytes[pos + 1];
-    pos += 2;
-    if (marker === 0xff || marker === 0x00 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0xd8) {
-      // Stryker disable next-line ConditionalExpression: stepping back onto the byte after any of these also works: it is not 0xFF, so the stray-byte step skips it
-      if (marker === 0xff) pos--;
-      continue;
-    }
+    pos = nextMarker(bytes, pos);
+    const marker = bytes[pos - 1];
     if (marker === 0xd9) break; // EOI
     const data = readSegment(bytes, pos);
     pos += 2 + data.length;
@@ -130,18 +117,15 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
         restartInterval = view.getUint16(pos - data.length);
         break;
       case 0xe0:
-        // A shorter segment reads undefined past its end (a subarray), which is not the zero that ends the identifier.
-        jfif ||= data[0] === 0x4a && data[1] === 0x46 && data[2] === 0x49 && data[3] === 0x46 && data[4] === 0;
-        break;
       case 0xee:
-        if (data.length >= 12 && data[0] === 0x41 && data[1] === 0x64 && data[2] === 0x6f && data[3] === 0x62 && data[4] === 0x65) adobeTransform = data[11];
+        readColourMarker(marker, data, colour);
         break;
       case 0xc0:
       case 0xc1:
       case 0xc2: {
         if (frame) throw new ImageError('invalid', 'Corrupt JPEG: more than one frame.');
         frame = readFrame(data, marker === 0xc2);
-        const needAll = !isYCbCr(frame, adobeTransform, jfif);
+        const needAll = !isYCbCr(frame, colour);
         frame.components.forEach((c, i) => (c.needed = i === 0 || needAll));
         scale = chooseScale(frame.width, frame.height, minWidth, minHeight);
         allocate(frame, scale);
@@ -161,7 +145,7 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
   }
   if (!frame || scans === 0) throw new ImageError('invalid', 'The JPEG has no image data.');
   if (frame.progressive) for (const c of frame.components) if (c.needed) transformAll(c, quant, scale);
-  return { ...combine(frame, adobeTransform, scale), scale };
+  return { ...combine(frame, colour.adobeTransform, scale), scale };
 }
 
 function readFrame(data: Uint8Array, progressive: boolean): Frame {
@@ -191,15 +175,12 @@ function readFrame(data: Uint8Array, progressive: boolean): Frame {
   return { width, height, progressive, components, maxH, maxV, mcusPerLine, mcusPerColumn };
 }
 
-/** YCbCr unless an Adobe marker says otherwise or 3 components are labelled R, G, B (libjpeg's rules). */
-function isYCbCr(frame: Frame, adobeTransform: number | null, jfif: boolean): boolean {
+/** YCbCr unless three components are RGB by libjpeg's rules (isRgb); four are CMYK or YCCK, which `combine` reads. */
+function isYCbCr(frame: Frame, colour: ColourMarkers): boolean {
   // Stryker disable next-line ConditionalExpression,BooleanLiteral: with one component, false only makes it needed, which the first component always is
   if (frame.components.length === 1) return true;
   if (frame.components.length !== 3) return false;
-  if (jfif) return true;
-  if (adobeTransform !== null) return adobeTransform !== 0;
-  const [a, b, c] = frame.components.map((x) => x.id);
-  return !(a === 0x52 && b === 0x47 && c === 0x42);
+  return !isRgb(frame.components.map((c) => c.id), colour);
 }
 
 /** The DCT reduction (8, 4, 2 or 1) a decode uses: the largest that keeps both sides at least minWidth x minHeight. */
@@ -272,7 +253,7 @@ function transformAll(c: Component, quant: Float32Array[], scale: number): void 
 }
 
 
-/** Decodes one scan starting at `pos` (just after the SOS header); returns the position after it. */
+/** Decodes one scan starting at `pos` (just after the SOS header); returns where its data stops being read. */
 function decodeScan(
   bytes: Uint8Array, pos: number, header: Uint8Array, frame: Frame,
   dcTables: HuffmanTable[], acTables: HuffmanTable[], quant: Float32Array[], restartInterval: number, scale: number,
@@ -295,8 +276,8 @@ function decodeScan(
     throw new ImageError('invalid', 'Corrupt JPEG: bad progressive scan parameters.');
   }
   // A progressive AC scan of a component luminance does not need, or of any component at 1/8 scale (where
-  // only DC coefficients reach the output): skip its data unread.
-  if (frame.progressive && ss > 0 && (!components[0].needed || scale === 8)) return skipEntropyData(bytes, pos);
+  // only DC coefficients reach the output): skip its data unread (nextMarker walks over it to the next marker).
+  if (frame.progressive && ss > 0 && (!components[0].needed || scale === 8)) return pos;
 
   const reader = new BitReader(bytes, pos);
   for (const c of components) c.pred = 0;
@@ -378,7 +359,7 @@ function decodeScan(
     }
   }
   reader.reset();
-  return skipEntropyData(bytes, Math.min(reader.pos, bytes.length));
+  return reader.pos; // the reader stops at the marker after its data, or at the end (nextMarker goes on from there)
 }
 
 /**
@@ -526,16 +507,6 @@ function decodeAcRefine(reader: BitReader, c: Component, coef: Int16Array, offse
     eobrun--;
   }
   return eobrun;
-}
-
-/** Returns the position of the next marker that is not RSTn or a stuffed byte. */
-function skipEntropyData(bytes: Uint8Array, pos: number): number {
-  for (let i = pos; i + 1 < bytes.length; i++) {
-    if (bytes[i] !== 0xff) continue;
-    const next = bytes[i + 1];
-    if (next !== 0x00 && next !== 0xff && !(next >= 0xd0 && next <= 0xd7)) return i;
-  }
-  return bytes.length;
 }
 
 /** Luminance from the reduced component planes (nearest-neighbour for subsampled ones). */

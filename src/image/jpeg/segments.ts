@@ -1,5 +1,5 @@
 /**
- * Marker-segment parsing shared by the JPEG decoders (ITU T.81 B.2.4, B.1.1.4): the 8-bit decoder here and the
+ * Marker-segment parsing shared by the JPEG decoders (ITU T.81 B.1.1, B.2.4, B.1.1.4): the 8-bit decoder here and the
  * 12-bit sequential and lossless ones in src/image/dicom/codecs. All of it runs once per segment, never per block.
  *
  * Error messages name the format as each decoder does (`JPEG`, `lossless JPEG`), so that every decoder keeps
@@ -20,6 +20,63 @@ export function readSegment(bytes: Uint8Array, pos: number, name = 'JPEG'): Uint
   const length = (bytes[pos] << 8) | bytes[pos + 1];
   if (length < 2 || pos + length > bytes.length) throw new ImageError('invalid', `Corrupt ${name}: bad segment length.`);
   return bytes.subarray(pos + 2, pos + length);
+}
+
+/**
+ * Finds the next marker that starts a segment or ends the image, from `pos` between segments or just after a
+ * scan's entropy-coded data, as libjpeg's next_marker does: stray bytes and 0xFF fill bytes are skipped, and so
+ * are the markers that carry no segment (TEM, RSTn, SOI, and 0xFF00, stuffing met out of place). After a scan
+ * this skips whatever data the decoder left unread (a scan it skipped, padding) up to the next real marker.
+ * @returns the position just after the marker, whose code is the byte before it (0xD9 for EOI)
+ * @throws ImageError `invalid` when the data ends first: a codestream ends with EOI
+ */
+export function nextMarker(bytes: Uint8Array, pos: number): number {
+  for (;;) {
+    // Stryker disable next-line EqualityOperator,ArithmeticOperator: a looser bound lets a last lone 0xFF (or nothing) through to readSegment, which refuses it with the same message
+    if (pos + 1 >= bytes.length) throw new ImageError('invalid', 'The JPEG is truncated.');
+    if (bytes[pos] !== 0xff) {
+      pos++;
+      continue;
+    }
+    const marker = bytes[pos + 1];
+    if (marker === 0xff) pos++; // a fill byte: the next 0xFF may start the marker
+    else if (marker === 0x00 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) pos += 2;
+    else return pos + 2;
+  }
+}
+
+/** What a JPEG's application segments say about its colour (libjpeg's jdapimin.c rules). */
+export interface ColourMarkers {
+  /** A JFIF APP0 segment: the components are YCbCr. */
+  jfif: boolean;
+  /** An Adobe APP14 segment's transform: 0 = none (RGB or CMYK), 1 = YCbCr, 2 = YCCK; null without one. */
+  adobeTransform: number | null;
+}
+
+/** The transform flag of an Adobe APP14 segment's payload (0: RGB or CMYK, 1: YCbCr, 2: YCCK); null for another APP14. */
+export function adobeTransformOf(data: Uint8Array): number | null {
+  return data.length >= 12 && data[0] === 0x41 && data[1] === 0x64 && data[2] === 0x6f && data[3] === 0x62 && data[4] === 0x65 ? data[11] : null;
+}
+
+/**
+ * Records what an APP0 (JFIF) or APP14 (Adobe) segment's payload says about colour; an APP14 that is not Adobe's
+ * leaves an earlier transform as it was.
+ * @param marker 0xE0 (APP0) or 0xEE (APP14)
+ */
+export function readColourMarker(marker: number, data: Uint8Array, colour: ColourMarkers): void {
+  // A shorter segment reads undefined past its end (a subarray), which is not the zero that ends the identifier.
+  if (marker === 0xe0) colour.jfif ||= data[0] === 0x4a && data[1] === 0x46 && data[2] === 0x49 && data[3] === 0x46 && data[4] === 0;
+  else colour.adobeTransform = adobeTransformOf(data) ?? colour.adobeTransform;
+}
+
+/**
+ * Whether three components hold R, G, B rather than Y, Cb, Cr: not with JFIF; else as an Adobe transform says
+ * (0: RGB); else when the component ids are 'R', 'G', 'B'.
+ */
+export function isRgb(componentIds: number[], colour: ColourMarkers): boolean {
+  if (colour.jfif) return false;
+  if (colour.adobeTransform !== null) return colour.adobeTransform === 0;
+  return componentIds[0] === 0x52 && componentIds[1] === 0x47 && componentIds[2] === 0x42;
 }
 
 /**

@@ -13,7 +13,7 @@
 import { ImageError } from '../../errors';
 import { BitReader, END_OF_BLOCK, MAX_PADDING_BITS, type HuffmanTable } from '../../jpeg/huffman';
 import { ZIGZAG as ZIGZAG_ORDER } from '../../jpeg/idct';
-import { readHuffmanTables, readQuantisationTables, readSegment, tableCounter } from '../../jpeg/segments';
+import { isRgb, nextMarker, readColourMarker, readHuffmanTables, readQuantisationTables, readSegment, tableCounter, type ColourMarkers } from '../../jpeg/segments';
 
 // Local copies: a CommonJS-style transform (tsx) turns each use of an imported binding into a getter call,
 // about 15% of the decode time in a profile of the per-coefficient loop.
@@ -65,6 +65,8 @@ interface Frame {
   mcusPerColumn: number;
   /** Whether the three components are R, G, B rather than Y, Cb, Cr; decided at the first scan. */
   rgb: boolean;
+  /** The luminance being decoded, width x height. */
+  samples: Uint16Array;
 }
 
 // A file defines a handful of tables; thousands of them (megabytes of DHT segments) cost table building only.
@@ -88,28 +90,15 @@ export function decodeJpegExtended(bytes: Uint8Array, maxPixels: number): Extend
   const acTables: (HuffmanTable | undefined)[] = [];
   const countTable = tableCounter(MAX_TABLES);
   let restartInterval = 0;
-  let jfif = false;
-  let adobeTransform: number | null = null;
+  const colour: ColourMarkers = { jfif: false, adobeTransform: null };
   let frame: Frame | null = null;
-  let samples: Uint16Array | null = null;
   let scans = 0;
 
   let pos = 2;
   for (;;) {
-    if (pos + 1 >= bytes.length) throw new ImageError('invalid', 'The JPEG is truncated (no EOI marker).');
-    if (bytes[pos] !== 0xff) {
-      pos++; // stray bytes between segments: look for the next marker, as libjpeg does
-      continue;
-    }
-    const marker = bytes[pos + 1];
-    if (marker === 0xff) {
-      pos++; // fill byte
-      continue;
-    }
-    pos += 2;
+    pos = nextMarker(bytes, pos);
+    const marker = bytes[pos - 1];
     if (marker === 0xd9) break; // EOI
-    // Markers without a segment: TEM, RSTn outside a scan, SOI, and 0xFF00 (stuffing seen out of place).
-    if (marker === 0x00 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue;
     const data = readSegment(bytes, pos);
     pos += 2 + data.length;
 
@@ -124,39 +113,32 @@ export function decodeJpegExtended(bytes: Uint8Array, maxPixels: number): Extend
         if (data.length < 2) throw new ImageError('invalid', 'Corrupt JPEG: bad restart interval.');
         restartInterval = (data[0] << 8) | data[1];
         break;
-      case 0xe0: // APP0: JFIF says YCbCr
-        jfif ||= data.length >= 5 && data[0] === 0x4a && data[1] === 0x46 && data[2] === 0x49 && data[3] === 0x46 && data[4] === 0;
-        break;
-      case 0xee: // APP14 Adobe: its transform flag says RGB (0) or YCbCr (1)
-        if (data.length >= 12 && data[0] === 0x41 && data[1] === 0x64 && data[2] === 0x6f && data[3] === 0x62 && data[4] === 0x65) adobeTransform = data[11];
+      case 0xe0: // APP0 (JFIF) and APP14 (Adobe) say whether three components are RGB
+      case 0xee:
+        readColourMarker(marker, data, colour);
         break;
       case 0xc0:
-      case 0xc1: {
+      case 0xc1:
         if (frame) throw new ImageError('invalid', 'Corrupt JPEG: more than one frame.');
         frame = readFrame(data, maxPixels);
-        try {
-          samples = new Uint16Array(frame.width * frame.height);
-        } catch {
-          // Only with a maxPixels beyond what the runtime can allocate (a Worker has 128 MB): still an ImageError.
-          throw new ImageError('too_large', `The image is ${frame.width}x${frame.height}; there is not enough memory to decode it.`);
-        }
         break;
-      }
       case 0xda: {
-        if (!frame || !samples) throw new ImageError('invalid', 'Corrupt JPEG: scan before frame.');
-        if (scans++ === 0) chooseLuminance(frame, jfif, adobeTransform);
-        pos = decodeScan(bytes, pos, data, frame, samples, dcTables, acTables, quant, restartInterval);
+        if (!frame) throw new ImageError('invalid', 'Corrupt JPEG: scan before frame.');
+        // Stryker disable next-line UpdateOperator: after the first scan the count only has to be nonzero (the end checks scans === 0), and -1 is nonzero too
+        if (scans++ === 0) chooseLuminance(frame, colour);
+        pos = decodeScan(bytes, pos, data, frame, dcTables, acTables, quant, restartInterval);
         break;
       }
       default:
-        if (marker >= 0xc2 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) throw unsupportedProcess(marker);
+        // (DHT, 0xC4, in this range, has its case above.)
+        if (marker >= 0xc2 && marker <= 0xcf && marker !== 0xc8 && marker !== 0xcc) throw unsupportedProcess(marker);
       // APPn, COM, DNL, DAC and the like carry nothing this decoder needs.
     }
   }
-  if (!frame || !samples) throw new ImageError('invalid', 'The JPEG has no frame header.');
+  if (!frame) throw new ImageError('invalid', 'The JPEG has no frame header.');
   if (scans === 0) throw new ImageError('invalid', 'The JPEG has no image data (no scan).');
   if (frame.components.some((c) => c.slot >= 0 && !c.done)) throw new ImageError('invalid', 'The JPEG ends before its luminance was coded.');
-  return { width: frame.width, height: frame.height, components: frame.components.length, precision: frame.precision, samples };
+  return { width: frame.width, height: frame.height, components: frame.components.length, precision: frame.precision, samples: frame.samples };
 }
 
 function unsupportedProcess(marker: number): ImageError {
@@ -166,7 +148,8 @@ function unsupportedProcess(marker: number): ImageError {
 }
 
 function readFrame(data: Uint8Array, maxPixels: number): Frame {
-  if (data.length < 6) throw new ImageError('invalid', 'Corrupt JPEG: bad frame header.');
+  // Six fixed bytes and at least one component's three.
+  if (data.length < 9) throw new ImageError('invalid', 'Corrupt JPEG: bad frame header.');
   const precision = data[0];
   const height = (data[1] << 8) | data[2];
   const width = (data[3] << 8) | data[4];
@@ -199,21 +182,25 @@ function readFrame(data: Uint8Array, maxPixels: number): Frame {
   }
   const mcusPerLine = Math.ceil(width / (8 * maxH));
   const mcusPerColumn = Math.ceil(height / (8 * maxV));
-  return { width, height, precision, components, maxH, maxV, mcusPerLine, mcusPerColumn, rgb: false };
+  let samples: Uint16Array;
+  try {
+    samples = new Uint16Array(width * height);
+  } catch {
+    // Only with a maxPixels beyond what the runtime can allocate (a Worker has 128 MB): still an ImageError.
+    throw new ImageError('too_large', `The image is ${width}x${height}; there is not enough memory to decode it.`);
+  }
+  return { width, height, precision, components, maxH, maxV, mcusPerLine, mcusPerColumn, rgb: false, samples };
 }
 
 /**
- * Marks the components luminance needs. Three components are YCbCr unless JFIF is absent and an Adobe marker
- * says RGB or the components are labelled 'R', 'G', 'B' (libjpeg's rules). Y must be at full resolution to be
- * written straight out; RGB needs all three at once, so only a single interleaved scan without subsampling is
- * accepted (storing whole planes for anything else would cost three image-sized buffers).
+ * Marks the components luminance needs. Three components are YCbCr unless libjpeg's rules say RGB (isRgb).
+ * Y must be at full resolution to be written straight out; RGB needs all three at once, so only a single
+ * interleaved scan without subsampling is accepted (storing whole planes for anything else would cost three
+ * image-sized buffers).
  */
-function chooseLuminance(frame: Frame, jfif: boolean, adobeTransform: number | null): void {
+function chooseLuminance(frame: Frame, colour: ColourMarkers): void {
   const [first] = frame.components;
-  if (frame.components.length === 3) {
-    const ids = frame.components.map((c) => c.id);
-    frame.rgb = !jfif && (adobeTransform !== null ? adobeTransform === 0 : ids[0] === 0x52 && ids[1] === 0x47 && ids[2] === 0x42);
-  }
+  if (frame.components.length === 3 && isRgb(frame.components.map((c) => c.id), colour)) frame.rgb = true;
   if (frame.rgb) {
     if (frame.maxH !== 1 || frame.maxV !== 1) throw new ImageError('unsupported', 'Subsampled RGB JPEGs are not supported.');
     frame.components.forEach((c, i) => (c.slot = i));
@@ -229,9 +216,9 @@ const work = new Float64Array(64);
 /** The last transformed block of each component luminance needs, in final sample values. */
 const blockSamples = [new Uint16Array(64), new Uint16Array(64), new Uint16Array(64)];
 
-/** Decodes one scan starting at `pos` (just after the SOS header); returns the position after its data. */
+/** Decodes one scan starting at `pos` (just after the SOS header); returns where its data stops being read. */
 function decodeScan(
-  bytes: Uint8Array, pos: number, header: Uint8Array, frame: Frame, out: Uint16Array,
+  bytes: Uint8Array, pos: number, header: Uint8Array, frame: Frame,
   dcTables: (HuffmanTable | undefined)[], acTables: (HuffmanTable | undefined)[], quant: (Uint16Array | undefined)[], restartInterval: number,
 ): number {
   const count = header[0];
@@ -260,6 +247,7 @@ function decodeScan(
   const mcusPerLine = single ? c0.blocksPerLine : frame.mcusPerLine;
   const totalMcus = single ? c0.blocksPerLine * c0.blocksPerColumn : frame.mcusPerLine * frame.mcusPerColumn;
 
+  const out = frame.samples;
   const reader = new BitReader(bytes, pos);
   const offset = 1 << (frame.precision - 1); // level shift
   const max = (1 << frame.precision) - 1;
@@ -269,9 +257,12 @@ function decodeScan(
   const minimumBits = totalMcus * blocksPerMcu * 2;
   let dataEndChecked = false;
 
-  /** Decodes the block at (row, col) of `c` and, when luminance needs it, transforms it into blockSamples. */
-  const unit = (c: Component, row: number, col: number): boolean => {
-    const keep = c.slot >= 0 && row < c.blocksPerColumn && col < c.blocksPerLine;
+  /**
+   * Decodes a block of `c` and, when luminance needs it, transforms it into blockSamples. (Blocks past the image's
+   * right or bottom edge, MCU padding, are transformed too: store() clips them to nothing.)
+   */
+  const unit = (c: Component): boolean => {
+    const keep = c.slot >= 0;
     const lastRow = decodeBlock(reader, c, keep);
     if (keep) transform(lastRow, blockSamples[c.slot], offset, max);
     return keep;
@@ -285,21 +276,20 @@ function decodeScan(
     const mcuRow = Math.floor(mcu / mcusPerLine);
     const mcuCol = mcu - mcuRow * mcusPerLine;
     if (single) {
-      if (unit(c0, mcuRow, mcuCol) && !frame.rgb) store(blockSamples[0], out, frame.width, frame.height, mcuCol * 8, mcuRow * 8);
+      if (unit(c0) && !frame.rgb) store(blockSamples[0], out, frame.width, frame.height, mcuCol * 8, mcuRow * 8);
     } else {
       for (const c of components) {
         for (let v = 0; v < c.v; v++) {
           for (let h = 0; h < c.h; h++) {
-            const row = mcuRow * c.v + v;
-            const col = mcuCol * c.h + h;
-            if (unit(c, row, col) && !frame.rgb) store(blockSamples[0], out, frame.width, frame.height, col * 8, row * 8);
+            if (unit(c) && !frame.rgb) store(blockSamples[0], out, frame.width, frame.height, (mcuCol * c.h + h) * 8, (mcuRow * c.v + v) * 8);
           }
         }
       }
       // RGB: one block per component per MCU, all at full resolution (chooseLuminance made sure).
-      if (frame.rgb && mcuRow < c0.blocksPerColumn && mcuCol < c0.blocksPerLine) storeLuma(out, frame, mcuCol * 8, mcuRow * 8, max);
+      if (frame.rgb) storeLuma(out, frame, mcuCol * 8, mcuRow * 8, max);
     }
     if (!dataEndChecked && reader.marker !== 0 && (reader.marker < 0xd0 || reader.marker > 0xd7)) {
+      // Stryker disable next-line BooleanLiteral: checking again once the marker is known gives the same answer
       dataEndChecked = true;
       if ((reader.pos - pos) * 8 < minimumBits) throw new ImageError('invalid', 'Corrupt JPEG: the image data ends long before the image does.');
     }
@@ -309,7 +299,7 @@ function decodeScan(
   }
   for (const c of components) c.done = true;
   reader.reset();
-  return skipEntropyData(bytes, Math.min(reader.pos, bytes.length));
+  return reader.pos; // the reader stops at the marker after its data, or at the end (nextMarker goes on from there)
 }
 
 /**
@@ -320,8 +310,7 @@ function decodeBlock(reader: BitReader, c: Component, keep: boolean): number {
   const fastDc = reader.decodeFast(c.dc!);
   if (fastDc !== 0) c.pred += fastDc >> 16;
   else {
-    const t = reader.decode(c.dc);
-    c.pred += t === 0 ? 0 : reader.receiveExtend(t);
+    c.pred += reader.receiveExtend(reader.decode(c.dc)); // (receiveExtend(0) is 0: no difference)
   }
   const table = c.ac!;
   const q = c.quant!;
@@ -424,14 +413,4 @@ function storeLuma(out: Uint16Array, frame: Frame, x0: number, y0: number, max: 
   const luma = blockSamples[0]; // overwritten in place: each sample is read before it is replaced
   for (let i = 0; i < 64; i++) luma[i] = clamp(0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i], max);
   store(luma, out, frame.width, frame.height, x0, y0);
-}
-
-/** Returns the position of the next marker that is not RSTn, fill or stuffing (where the next segment starts). */
-function skipEntropyData(bytes: Uint8Array, pos: number): number {
-  for (let i = pos; i + 1 < bytes.length; i++) {
-    if (bytes[i] !== 0xff) continue;
-    const next = bytes[i + 1];
-    if (next !== 0x00 && next !== 0xff && !(next >= 0xd0 && next <= 0xd7)) return i;
-  }
-  return bytes.length;
 }
