@@ -9,8 +9,10 @@
  *
  * Not part of `npm test`: instrumented code runs many times slower than the original. After each group's run its
  * results are folded into docs/mutation-results.json (committed: per file, counts and survivors), which the report
- * is rendered from, so a group or a file can be re-measured alone on a new machine. On the same machine Stryker
- * also keeps reports/mutation/<group>.incremental.json (git-ignored), so a later run re-tests only the mutants whose
+ * is rendered from, so a group or a file can be re-measured alone on a new machine. Survivors shown to be
+ * equivalent are explained one by one in docs/mutation-equivalents.json (written by hand) and listed apart in the
+ * report. On the same machine Stryker also keeps reports/mutation/<group>.incremental.json (git-ignored), so a later
+ * run re-tests only the mutants whose
  * code or tests changed. Stryker runs the tests in a sandbox copy of the repository, where `../shared` does not resolve: the
  * real-X-ray tests get it from CXR5_DIR, and the Python-backed tests the training venv from CXR_EXPORT_VENV.
  */
@@ -19,11 +21,12 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join, relative, resolve } from 'node:path';
 import { MUTATION_GROUPS } from '../vitest.mutate.config';
 import { renderMutationReport } from './lib/mutation-report';
-import { mergeRun, readResults, sha256, writeResults, type MutationResults, type StrykerReport } from './lib/mutation-results';
+import { mergeRun, readEquivalents, readResults, sha256, writeResults, type MutationResults, type StrykerReport } from './lib/mutation-results';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const REPORTS = resolve(ROOT, 'reports/mutation');
 const RESULTS = resolve(ROOT, 'docs/mutation-results.json');
+const EQUIVALENTS = resolve(ROOT, 'docs/mutation-equivalents.json');
 type Group = keyof typeof MUTATION_GROUPS;
 
 function option(args: string[], name: string): string[] {
@@ -117,7 +120,7 @@ function main(): number {
   const all = Object.keys(MUTATION_GROUPS) as Group[];
   const missing = all.map((group) => ({ group, mutate: unmeasured(results, group) })).filter((m) => m.mutate.length > 0);
   const changed = all.map((group) => ({ group, files: changedSince(results, group) })).filter((c) => c.files.length > 0);
-  console.log(`Wrote ${renderMutationReport(results, resolve(ROOT, 'docs/mutation-report.md'), missing, changed)}`);
+  console.log(`Wrote ${renderMutationReport(results, resolve(ROOT, 'docs/mutation-report.md'), missing, changed, readEquivalents(EQUIVALENTS))}`);
   return 0;
 }
 

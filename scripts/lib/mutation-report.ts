@@ -8,7 +8,7 @@
  * `// Stryker disable` comment whose reason says why the mutant is equivalent.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { MutationResults } from './mutation-results';
+import { explanationOf, type ExplainedEquivalent, type MutationResults } from './mutation-results';
 
 const FOLDERS = ['src/image', 'src/preprocess', 'src/auth', 'src/metering', 'src/http'];
 const TARGET = 80;
@@ -22,16 +22,20 @@ const clip = (text: string, n = 90) => (text.length > n ? `${text.slice(0, n - 1
  * @param missing per group, the files (or line ranges) of its `mutate` with no results yet: named below the table,
  *   since the folder rows then cover only part of their folder
  * @param changed per group, the files whose source changed since their results were measured (counted as measured)
+ * @param equivalents survivors shown to be equivalent (docs/mutation-equivalents.json): listed apart, with the reason
  */
 export function renderMutationReport(
   results: MutationResults,
   outPath: string,
   missing: { group: string; mutate: readonly string[] }[] = [],
   changed: { group: string; files: readonly string[] }[] = [],
+  equivalents: readonly ExplainedEquivalent[] = [],
 ): string {
   type Tally = { killed: number; timeout: number; survived: number; noCoverage: number; ignoredStatic: number; ignoredDisabled: number; errors: number };
   const tallies = new Map<string, Tally>();
   const survivors: string[] = [];
+  const explained: string[] = [];
+  const used = new Set<ExplainedEquivalent>();
   const disabled = new Map<string, number>();
   const days = new Set<string>();
   const entries = Object.values(results).flatMap((files) => Object.entries(files));
@@ -50,7 +54,14 @@ export function renderMutationReport(
       const key = `${file} | ${cell(reason)}`;
       disabled.set(key, (disabled.get(key) ?? 0) + n);
     }
-    for (const s of r.survivors) survivors.push(`| ${file}:${s.line} | ${s.status} | ${s.mutator} | \`${cell(clip(s.original))}\` | \`${cell(clip(s.replacement))}\` |`);
+    for (const s of r.survivors) {
+      const row = `| ${file}:${s.line} | ${s.status} | ${s.mutator} | \`${cell(clip(s.original))}\` | \`${cell(clip(s.replacement))}\` |`;
+      const why = explanationOf(file, s, equivalents);
+      if (why) {
+        used.add(why);
+        explained.push(`${row} ${cell(why.reason)} |`);
+      } else survivors.push(row);
+    }
   }
   const sortedDays = [...days].sort();
   const when = sortedDays.length === 0 ? 'never' : sortedDays.length === 1 ? `on ${sortedDays[0]}` : `between ${sortedDays[0]} and ${sortedDays.at(-1)}`;
@@ -105,15 +116,31 @@ export function renderMutationReport(
     '| --- | --- | ---: |',
     ...[...disabled].map(([key, n]) => `| ${key} | ${n} |`),
     '',
+    `## Survivors explained: equivalent, or out of a test's reach (${explained.length})`,
+    '',
+    'Survivors no input can tell from the original (or that only an allocation failure Node never has would reach),',
+    'explained one by one in docs/mutation-equivalents.json, where a `// Stryker disable` comment would also disable',
+    'killed mutants of the same line. They count as survived above.',
+    '',
+    '| where | status | mutator | original line | replacement | why |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...explained,
+    '',
     `## Survivors (${survivors.length})`,
     '',
-    'Mutants no test kills: each is either a missing test (to write) or an equivalent the source should say so about.',
+    'Mutants no test kills and nothing explains: each is either a missing test (to write) or an equivalent to explain.',
     '',
     '| where | status | mutator | original line | replacement |',
     '| --- | --- | --- | --- | --- |',
     ...survivors,
     '',
   );
+  const stale = equivalents.filter((e) => !used.has(e));
+  if (stale.length) {
+    out.push('**Explanations that match no survivor** (the line changed, or a test kills the mutant now): remove or update them.', '');
+    for (const e of stale) out.push(`- ${e.file}: \`${cell(clip(e.original))}\` ${e.mutator} \`${cell(e.replacement)}\``);
+    out.push('');
+  }
   writeFileSync(outPath, out.join('\n'));
   return outPath;
 }

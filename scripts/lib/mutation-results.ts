@@ -25,6 +25,8 @@ export interface StrykerReport {
 
 export interface Survivor {
   line: number;
+  /** Where on the line the mutant starts (Stryker's column, from 0); tells apart same-looking mutants of one line. */
+  column?: number;
   status: 'survived' | 'not covered';
   mutator: string;
   /** The source line as it was when measured. */
@@ -75,7 +77,10 @@ export function summariseReport(report: StrykerReport, day: string): Record<stri
         case 'NoCoverage':
           if (m.status === 'Survived') r.survived++;
           else r.noCoverage++;
-          r.survivors.push({ line, status: m.status === 'Survived' ? 'survived' : 'not covered', mutator: m.mutatorName, original: (lines[line - 1] ?? '').trim(), replacement: m.replacement ?? '' });
+          r.survivors.push({
+            line, column: m.location.start.column, status: m.status === 'Survived' ? 'survived' : 'not covered', mutator: m.mutatorName,
+            original: (lines[line - 1] ?? '').trim(), replacement: m.replacement ?? '',
+          });
           break;
         case 'Ignored':
           if ((m.statusReason ?? '').startsWith('Static mutant')) r.ignoredStatic++;
@@ -114,4 +119,31 @@ export function readResults(path: string): MutationResults {
 export function writeResults(path: string, results: MutationResults): void {
   const about = 'Written by npm run mutate (scripts/lib/mutation-results.ts): per group and file, the last run\'s counts, equivalent-mutant reasons and survivors. docs/mutation-report.md is rendered from it.';
   writeFileSync(path, `${JSON.stringify({ about, groups: results }, null, 1)}\n`);
+}
+
+/**
+ * A surviving mutant shown to be equivalent (or one only an allocation failure Node never has would reach), where a
+ * `// Stryker disable` comment cannot say so (it would disable every mutant of that mutator on the line, killed ones
+ * too): docs/mutation-equivalents.json, written by hand.
+ * It matches survivors by file, source line text, mutator and replacement (and column, when those are not enough).
+ */
+export interface ExplainedEquivalent {
+  file: string;
+  original: string;
+  mutator: string;
+  replacement: string;
+  column?: number;
+  /** Why no input can tell the mutant from the original (or why no test can reach it). */
+  reason: string;
+}
+
+export function readEquivalents(path: string): ExplainedEquivalent[] {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { equivalents: ExplainedEquivalent[] }).equivalents : [];
+}
+
+/** The explanation that matches survivor `s` of `file`, if any. */
+export function explanationOf(file: string, s: Survivor, equivalents: readonly ExplainedEquivalent[]): ExplainedEquivalent | undefined {
+  return equivalents.find(
+    (e) => e.file === file && e.original === s.original && e.mutator === s.mutator && e.replacement === s.replacement && (e.column === undefined || e.column === s.column),
+  );
 }
