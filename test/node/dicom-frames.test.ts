@@ -471,6 +471,10 @@ describe('the JPEG frame header, held to the DICOM header before a codec allocat
     refused(withFrame(jpegFile([0x12], sofOf(0xc3, 8, 5, 3))), 'invalid', 'Corrupt DICOM: the compressed frame is 5x3 with 1 components, the header says 4x2 with 1.');
   });
 
+  it('must come before the first scan: a frame header after one is not looked for', () => {
+    refused(withFrame(jpegFile(sos([{ id: 1 }]), [0x00], sofOf(0xc3, 8, 4, 2))), 'invalid', NO_FRAME_HEADER);
+  });
+
   it('is read from a frame header segment of at least its six fixed bytes', () => {
     // Precision, height, width, component count: one byte fewer and the segment is no frame header.
     const body = [8, 0, 3, 0, 5, 1];

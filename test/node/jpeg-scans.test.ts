@@ -222,6 +222,14 @@ describe('baseline scans', () => {
     expect(() => decodeScaledLuma(image(false, 4, [[sos([{ id: 9 }]), data]]), 32, 8)).toThrow(corrupt('scan names an unknown component.'));
   });
 
+  it('refuse a DC difference category above 16, however short its code (a DC table may list such symbols unused)', () => {
+    // DC: 00 = no difference, 01 = category 1, 10 = category 17 (0x11), which no difference can have.
+    const dc: HuffmanSpec = { counts: [0, 3], symbols: [0x00, 0x01, 0x11] };
+    const file = (symbol: number) => jpegFile(dqt(0, Q), sof(false, 8, 8, GRAY), dht(0, 0, dc), dht(1, 0, AC), sos(GRAY), new BitWriter().symbol(canonicalCodes(dc), symbol, 1, 1).symbol(acCodes, 0x00).finish());
+    expect(new Set(luma(file(0x01), 8).data)).toEqual(new Set([130])); // category 1, value +1: 128 + 16 / 8
+    expect(() => decodeScaledLuma(file(0x11), 8, 8)).toThrow(corrupt('coefficient out of range.'));
+  });
+
   it('give a block with only a DC coefficient one flat value: DC 2 x 16 / 8 + 128', () => {
     const flat = image(false, 1, [[sos(GRAY), new BitWriter().symbol(dcCodes, 2, 0b10, 2).symbol(acCodes, 0x00).finish()]]);
     for (const minWidth of [8, 4, 2, 1]) expect(new Set(luma(flat, minWidth).data), `min ${minWidth}`).toEqual(new Set([132]));
