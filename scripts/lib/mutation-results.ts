@@ -25,7 +25,7 @@ export interface StrykerReport {
 
 export interface Survivor {
   line: number;
-  /** Where on the line the mutant starts (Stryker's column, from 0); tells apart same-looking mutants of one line. */
+  /** Where on the line the mutant starts (Stryker's column, from 1); tells apart same-looking mutants of one line. */
   column?: number;
   status: 'survived' | 'not covered';
   mutator: string;

@@ -51,7 +51,7 @@ export function decodeJpegLuma(bytes: Uint8Array, limits: DecodeLimits, minSide 
   if (header.progressive && limits.maxDecodeBytes !== undefined) {
     // YCbCr needs only Y's coefficients; RGB and CMYK/YCCK need every component's. At 1/8 scale only the DC
     // coefficient of each 8x8 block is kept (1/64 of them).
-    const needed = header.components === 1 || (header.components === 3 && header.adobeTransform !== 0) ? 1 : header.components;
+    const needed = header.components === 3 && header.adobeTransform !== 0 ? 1 : header.components;
     const perPixel = chooseScale(header.width, header.height, minWidth, minHeight) === 8 ? 2 / 64 : 2;
     const bytesNeeded = pixels * perPixel * needed;
     if (bytesNeeded > limits.maxDecodeBytes) {

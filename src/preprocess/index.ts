@@ -48,7 +48,7 @@ export type ImageFormat = 'jpeg' | 'dicom';
 
 /** The format of an upload, from its bytes alone; null when it is neither. */
 export function detectFormat(bytes: Uint8Array): ImageFormat | null {
-  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) return 'jpeg';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) return 'jpeg'; // (past the end a byte reads undefined)
   return looksLikeDicom(bytes) ? 'dicom' : null;
 }
 

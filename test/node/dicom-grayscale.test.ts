@@ -147,6 +147,10 @@ describe('LUT items', () => {
     expect([-1, 0].map(signedLut.apply)).toEqual([11, 22]); // first = -1
     const unsignedLut = modalityTransform(dataSet(modalityLut(...lutItem([2, 65535, 8], [11, 22]))), pixelModule(12));
     expect([65535, 65536].map(unsignedLut.apply)).toEqual([11, 22]);
+    // For signed data the sign bit decides: 32768 is -32768, and a value below it stays positive.
+    const signedFrom = (first: number) => modalityTransform(dataSet(modalityLut(...lutItem([2, first, 8], [11, 22]))), pixelModule(12, true));
+    expect([-32768, -32767].map(signedFrom(32768).apply)).toEqual([11, 22]);
+    expect([100, 101].map(signedFrom(100).apply)).toEqual([11, 22]);
   });
 
   it('read 8-bit data packed a byte an entry, or a word an entry', () => {
@@ -160,6 +164,9 @@ describe('LUT items', () => {
   it('refuse a missing or bad descriptor, missing data, bits outside 1..16 and data shorter than the entries', () => {
     expectImageError(modality(...lutItem([4, 0], [1, 2, 3, 4])), 'invalid', 'Corrupt DICOM: the modality LUT has no valid descriptor or no data.');
     expectImageError(voi(lutItem([4, 0, 8], [1, 2, 3, 4])[0]), 'invalid', 'Corrupt DICOM: the VOI LUT has no valid descriptor or no data.');
+    // A descriptor in a float VR: any of its three values not a whole number is bad; values past the third are not read.
+    expectImageError(voi(...lutItem([2, 0.5, 8], [0, 255], { vr: 'FL' })), 'invalid', 'Corrupt DICOM: the VOI LUT has no valid descriptor or no data.');
+    expect(voi(...lutItem([2, 0, 8, 0.5], [0, 255], { vr: 'FL' }))().apply(1)).toBe(1);
     expectImageError(voi(...lutItem([4, 0, 0], [1, 2, 3, 4])), 'invalid', 'Corrupt DICOM: the VOI LUT has 0 bits per entry.');
     expectImageError(voi(...lutItem([4, 0, 17], [1, 2, 3, 4])), 'invalid', 'Corrupt DICOM: the VOI LUT has 17 bits per entry.');
     expect(voi(...lutItem([2, 0, 1], [0, 1]))().apply(1)).toBe(1);

@@ -44,6 +44,8 @@ describe('RLE frames', () => {
     invalid(() => decodeRleFrame(rleFrame([literal(1), literal(2)], [66, 65]), 1, 16, 1), 'Corrupt DICOM RLE: bad segment offsets.');
     // The last segment runs to the end of the frame; an offset past it is bad.
     invalid(() => decodeRleFrame(rleFrame([literal(1)], [67]), 1, 8, 1), 'Corrupt DICOM RLE: bad segment offsets.');
+    // A segment before the last ends where the next begins, which may not lie past the frame either (68 bytes here).
+    invalid(() => decodeRleFrame(rleFrame([literal(1), literal(2)], [68, 100]), 1, 16, 1), 'Corrupt DICOM RLE: bad segment offsets.');
     expect(Array.from(decodeRleFrame(rleFrame([literal(1), literal(2)], [64, 66]), 1, 16, 1) as Uint16Array)).toEqual([0x0102]);
   });
 

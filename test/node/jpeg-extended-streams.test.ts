@@ -196,6 +196,14 @@ describe('the scan loop', () => {
     expect(() => decode(gray(16, 8, blocks, { precision: 8, before: [segment(0xdd, [1])] }))).toThrow(invalid('Corrupt JPEG: bad restart interval.'));
   });
 
+  it('reads an RSTn marker at the very start of the data as its end (zero bits), not as a restart', () => {
+    // Two MCUs, a restart interval of 1: RST0, the first block (DC +2), RST1, the second (DC -2). The first MCU decodes
+    // from zero bits (128); the restart before the second consumes RST0 and reads the first block's data (132).
+    const blocks = [...restart(0), ...flatBlocks(1, 2).finish(), ...restart(1), ...flatBlocks(1, -2).finish()];
+    const samples = decode(gray(16, 8, blocks, { precision: 8, before: [dri(1)] })).samples;
+    expect([...new Set(samples.filter((_, i) => i % 16 < 8)), ...new Set(samples.filter((_, i) => i % 16 >= 8))]).toEqual([128, 132]);
+  });
+
   it('does not take a restart marker for the end of the data', () => {
     // 256 blocks, one a restart interval: the reader meets RST0..RST7 long before 2 bits a block have passed.
     const data: number[] = [];

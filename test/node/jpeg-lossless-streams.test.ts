@@ -40,6 +40,15 @@ describe('lossless codestreams written by hand', () => {
   it('skip fill bytes, TEM and stray RSTn markers, and segments they do not need, before the scan', () => {
     const before = [0xff, 0xff, 0xff, 0x01, 0xff, 0xd0, 0xff, 0xd7, ...segment(0xdb, [0, ...new Array(64).fill(1)]), ...segment(0xfe, [1, 2, 3])];
     expect(samplesOf(lossless({ ...SMALL, before }))).toEqual(SMALL_SAMPLES);
+    // The reserved markers 02..BF are segments like any other (only C0..CF, the other processes, are refused).
+    expect(samplesOf(lossless({ ...SMALL, before: [...segment(0x02, [1]), ...segment(0xbf, [2, 3])] }))).toEqual(SMALL_SAMPLES);
+  });
+
+  it('read an RSTn marker at the very start of the scan data as the end of the data (zero bits), not as a restart', () => {
+    // y = 0 starts the first interval, with nothing before it to restart from. The bit reader stops at the marker and
+    // feeds zero bits (as libjpeg's does): category 0 throughout, so every sample is its prediction, 128.
+    const data = Uint8Array.from([0xff, 0xd0, ...writeDifference(new BitWriter(), 2).finish()]);
+    expect(samplesOf(lossless({ width: 2, height: 2, data }))).toEqual([128, 128, 128, 128]);
   });
 
   it('accept precisions 2 to 16, predictors 1 to 7 and point transforms up to P - 1', () => {
@@ -73,6 +82,8 @@ describe('lossless codestreams written by hand', () => {
 
   it('keep samples inside the precision when corrupt differences wrap past it, and read category 16 as 32768', () => {
     expect(samplesOf(lossless({ width: 2, height: 1, differences: [200, -200] }))).toEqual([(128 + 200) & 255, 128]);
+    // With a point transform the mask is P - Pt bits wide (7 at P = 8, Pt = 1), applied before the shift back.
+    expect(samplesOf(lossless({ width: 2, height: 1, pointTransform: 1, differences: [100, -100] }))).toEqual([((64 + 100) & 127) << 1, 64 << 1]);
     expect(samplesOf(lossless({ width: 2, height: 1, precision: 16, differences: [32768, 32768] }))).toEqual([0, 32768]);
   });
 
@@ -80,7 +91,11 @@ describe('lossless codestreams written by hand', () => {
     for (const bytes of [[0xff, 0xd8, 0xff], [0xfe, 0xd8, 0xff, 0xc3], [0xff, 0xd9, 0xff, 0xc3]]) {
       invalid(Uint8Array.from(bytes), 'Not a JPEG codestream (no SOI marker).');
     }
+    // Four bytes pass the SOI check; what follows is then read as markers.
+    invalid(Uint8Array.from([0xff, 0xd8, 0xff, 0xd9]), 'Corrupt lossless JPEG: unexpected marker before the scan.');
     invalid(Uint8Array.from([0xff, 0xd8, ...segment(0xfe, [1])]), 'The lossless JPEG ends before its image data.');
+    // One byte left after a marker is no room for another.
+    invalid(Uint8Array.from([0xff, 0xd8, 0xff, 0xd0, 0xff]), 'The lossless JPEG ends before its image data.');
     invalid(Uint8Array.from([0xff, 0xd8, 0x00, 0x00, 0xff, 0xc3]), 'Corrupt lossless JPEG: expected a marker.');
     for (const marker of [0xd8, 0xd9, 0x00]) {
       invalid(lossless({ ...SMALL, before: [0xff, marker] }), 'Corrupt lossless JPEG: unexpected marker before the scan.');

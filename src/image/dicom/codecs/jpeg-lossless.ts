@@ -142,7 +142,7 @@ function decodeScan(
   for (let y = 0; y < height; y++) {
     const rowStart = y * samplesPerRow;
     const intervalStart = rowsPerInterval === 0 ? y === 0 : y % rowsPerInterval === 0;
-    // Stryker disable next-line EqualityOperator: at y = 0 the reader is fresh, so a restart there discards no bits
+    // (Not at y = 0: an RSTn marker at the very start of the data is read as its end, as anywhere else.)
     if (intervalStart && y > 0) reader.restart();
     for (let x = 0, i = rowStart; x < width; x++, i += nc) {
       for (let c = 0; c < nc; c++) {
