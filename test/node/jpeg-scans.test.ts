@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ImageError } from '../../src/image/errors';
 import { decodeScaledLuma } from '../../src/image/jpeg/decoder';
+import { MAX_PADDING_BITS } from '../../src/image/jpeg/huffman';
 import { MUTATED_GROUP } from '../helpers/ci';
 import { DJPEG, djpegLuma } from '../helpers/jpeg-oracle';
 import { BitWriter, canonicalCodes, dht, dqt, GRAY, jpegFile, segment, SMALL_DC as DC, sof, sos, type HuffmanSpec } from '../helpers/jpeg-writer';
@@ -233,5 +234,163 @@ describe('baseline scans', () => {
   it('give a block with only a DC coefficient one flat value: DC 2 x 16 / 8 + 128', () => {
     const flat = image(false, 1, [[sos(GRAY), new BitWriter().symbol(dcCodes, 2, 0b10, 2).symbol(acCodes, 0x00).finish()]]);
     for (const minWidth of [8, 4, 2, 1]) expect(new Set(luma(flat, minWidth).data), `min ${minWidth}`).toEqual(new Set([132]));
+  });
+});
+
+describe('refinement scans: correction bits (G.1.2.3)', () => {
+  /** A coefficient of category 1 or 2 (+-1, +-2, +-3) as an AC symbol (0, size) and its extra bits (F.1.2.1.1). */
+  const coefficient = (w: BitWriter, value: number) => {
+    const size = Math.abs(value) > 1 ? 2 : 1;
+    return w.symbol(acCodes, size, value > 0 ? value : value + (1 << size) - 1, size);
+  };
+  // One block, DC 2. `first` writes the AC band 1..63 at Al = `al`; `refine` (Ah = 1, Al = 0) corrects it.
+  const dcScan: [number[], Uint8Array] = [sos(GRAY, 0, 0), new BitWriter().symbol(dcCodes, 2, 0b10, 2).finish()];
+  const progressive = (al: number, first: (w: BitWriter) => BitWriter, refine: (w: BitWriter) => BitWriter) =>
+    image(true, 1, [dcScan, [sos(GRAY, 1, 63, 0, al), first(new BitWriter()).finish()], [sos(GRAY, 1, 63, 1, 0), refine(new BitWriter()).finish()]]);
+  /** The baseline block: DC 2, then the coefficients k1, k2, ... given. */
+  const baseline = (...ac: number[]) => {
+    const w = new BitWriter().symbol(dcCodes, 2, 0b10, 2);
+    for (const value of ac) coefficient(w, value);
+    return image(false, 1, [[sos(GRAY), w.symbol(acCodes, 0x00).finish()]]);
+  };
+  const scales = [[8, 1], [4, 2], [2, 4]];
+
+  it('move a negative coefficient away from zero in an end-of-band run: -2 with a correction bit is -3', () => {
+    // First scan (Al = 1): k1 = -1, stored as -2. Refinement: an EOB run of one, then k1's correction bit 1.
+    const bytes = progressive(1, (w) => coefficient(w, -1).symbol(acCodes, 0x00), (w) => w.symbol(acCodes, 0x00).write(1, 1));
+    for (const [minWidth, scale] of scales) expect(luma(bytes, minWidth), `1/${scale}`).toEqual(luma(baseline(-3), minWidth));
+    expect(luma(bytes, 8)).not.toEqual(luma(baseline(-1), 8)); // -2 moved towards zero would be -1
+  });
+
+  // A refinement scan after a first scan at the same Al, 0 (a bogus progression libjpeg only warns about): k1 = +-1
+  // already has bit 0, and its correction bit changes nothing (libjpeg's decode_mcu_AC_refine tests (coef & p1) == 0 too).
+  for (const k1 of [1, -1]) {
+    const first = (w: BitWriter) => coefficient(w, k1).symbol(acCodes, 0x00);
+
+    it(`leave a coefficient that already has the bit (${k1}) as it is, in an end-of-band run`, () => {
+      const bytes = progressive(0, first, (w) => w.symbol(acCodes, 0x00).write(1, 1)); // EOB run of one; k1's correction bit 1
+      for (const [minWidth, scale] of scales) expect(luma(bytes, minWidth), `1/${scale}`).toEqual(luma(baseline(k1), minWidth));
+      expect(luma(bytes, 8)).not.toEqual(luma(baseline(2 * k1), 8)); // the bit added again
+    });
+
+    it(`leave a coefficient that already has the bit (${k1}) as it is, when a new coefficient's run passes it`, () => {
+      // (0,1) +1: k1 is passed on the way to k2 (its correction bit 1), k2 becomes +1; then an EOB run of one.
+      const bytes = progressive(0, first, (w) => w.symbol(acCodes, 0x01, 1, 1).write(1, 1).symbol(acCodes, 0x00));
+      for (const [minWidth, scale] of scales) expect(luma(bytes, minWidth), `1/${scale}`).toEqual(luma(baseline(k1, 1), minWidth));
+      expect(luma(bytes, 8)).not.toEqual(luma(baseline(2 * k1, 1), 8));
+    });
+  }
+});
+
+describe('subsampled components', () => {
+  const RGB = [0x52, 0x47, 0x42]; // R, G, B: without JFIF or Adobe markers, libjpeg reads these ids as RGB
+  // Four flat R blocks (2x2 sampling, quantisation 80) with DC 2, 1, -1, -3 (differences +2, -1, -2, -2); G and B one
+  // flat block each (1x1), DC 0: 128.
+  const R_DC = [2, 1, -1, -3];
+  const rgb = (() => {
+    const w = new BitWriter();
+    w.symbol(dcCodes, 2, 0b10, 2).symbol(acCodes, 0x00).symbol(dcCodes, 1, 0, 1).symbol(acCodes, 0x00);
+    w.symbol(dcCodes, 2, 0b01, 2).symbol(acCodes, 0x00).symbol(dcCodes, 2, 0b01, 2).symbol(acCodes, 0x00);
+    w.symbol(dcCodes, 0).symbol(acCodes, 0x00).symbol(dcCodes, 0).symbol(acCodes, 0x00);
+    const components = [{ id: RGB[0], h: 2, v: 2, tq: 1 }, { id: RGB[1] }, { id: RGB[2] }];
+    return jpegFile(dqt(0, Q), dqt(1, new Array(64).fill(80)), sof(false, 16, 16, components), dht(0, 0, DC), dht(1, 0, AC), sos(components), w.finish());
+  })();
+
+  it('sample each plane at its own resolution: a 2x2-sampled R beside 1x1 G and B', () => {
+    const red = R_DC.map((dc) => 128 + (dc * 80) / 8);
+    for (const scale of [1, 2, 4, 8]) {
+      const side = 16 / scale;
+      const half = side / 2; // R's blocks are 8x8 of the 16x16 image
+      const want = Array.from({ length: side * side }, (_, p) => {
+        const r = red[2 * Math.floor(Math.floor(p / side) / half) + Math.floor((p % side) / half)];
+        return Math.round(0.299 * r + 0.587 * 128 + 0.114 * 128);
+      });
+      expect(luma(rgb, side), `1/${scale}`).toEqual({ width: side, height: side, data: want });
+    }
+  });
+
+  it('allocate each plane at 1/scale of its own size (full-resolution planes never exist), and the output', () => {
+    // A Proxy for Uint8Array that records every `new Uint8Array(length)` the decode makes: the planes and the output.
+    const lengths = (decode: () => void) => {
+      const original = globalThis.Uint8Array;
+      const seen: number[] = [];
+      globalThis.Uint8Array = new Proxy(original, {
+        construct(target, args, newTarget) {
+          if (typeof args[0] === 'number') seen.push(args[0]);
+          return Reflect.construct(target, args, newTarget);
+        },
+      });
+      try {
+        decode();
+      } finally {
+        globalThis.Uint8Array = original;
+      }
+      return seen;
+    };
+    // R covers 16x16 samples, G and B 8x8 each; the output is 16x16; all at 1/scale.
+    for (const scale of [2, 4, 8]) {
+      const side = 16 / scale;
+      expect(lengths(() => decodeScaledLuma(rgb, side, side)), `1/${scale}`).toEqual([side * side, (side / 2) ** 2, (side / 2) ** 2, side * side]);
+    }
+  });
+
+  it('upsample luma sampled 1x1 beside 2x2 chroma (nearest neighbour): each Y sample covers 2x2 pixels', () => {
+    // Y: DC 2, k1 = 3, k2 = -2 (not flat either way); Cb: four blocks, Cr: one, all DC 0.
+    const yBlock = (w: BitWriter) => w.symbol(dcCodes, 2, 0b10, 2).symbol(acCodes, 0x02, 0b11, 2).symbol(acCodes, 0x02, 0b01, 2).symbol(acCodes, 0x00);
+    const w = yBlock(new BitWriter());
+    for (let i = 0; i < 5; i++) w.symbol(dcCodes, 0).symbol(acCodes, 0x00);
+    const components = [{ id: 1 }, { id: 2, h: 2, v: 2 }, { id: 3 }];
+    const bytes = jpegFile(dqt(0, Q), sof(false, 16, 16, components), dht(0, 0, DC), dht(1, 0, AC), sos(components), w.finish());
+    const y = image(false, 1, [[sos(GRAY), yBlock(new BitWriter()).finish()]]); // the same Y block alone: its own 8x8 plane
+    for (const scale of [1, 2, 4, 8]) {
+      const side = 16 / scale;
+      const plane = luma(y, side / 2);
+      expect(plane.width, `1/${scale}`).toBe(side / 2);
+      const want = Array.from({ length: side * side }, (_, p) => plane.data[Math.floor(Math.floor(p / side) / 2) * plane.width + Math.floor((p % side) / 2)]);
+      expect(luma(bytes, side), `1/${scale}`).toEqual({ width: side, height: side, data: want });
+    }
+    expect(new Set(luma(y, 8).data).size).toBeGreaterThan(8); // the Y plane varies, so a wrong sample position shows
+  });
+
+  it('never read the quantisation tables of YCbCr chroma, which luminance drops: a missing one is no error, a missing Y one is', () => {
+    const file = (tq: number[]) => {
+      const components = [1, 2, 3].map((id, i) => ({ id, tq: tq[i] }));
+      const w = new BitWriter().symbol(dcCodes, 2, 0b10, 2).symbol(acCodes, 0x00);
+      w.symbol(dcCodes, 0).symbol(acCodes, 0x00).symbol(dcCodes, 0).symbol(acCodes, 0x00);
+      return jpegFile(dqt(0, Q), sof(false, 8, 8, components), dht(0, 0, DC), dht(1, 0, AC), sos(components), w.finish());
+    };
+    for (const minWidth of [8, 4, 2, 1]) {
+      expect(new Set(luma(file([0, 1, 1]), minWidth).data), `min ${minWidth}`).toEqual(new Set([128 + (2 * 16) / 8]));
+      expect(() => decodeScaledLuma(file([1, 0, 0]), minWidth, 1), `min ${minWidth}`).toThrow(corrupt('missing quantisation table.'));
+    }
+  });
+});
+
+describe('data-end and padding limits', () => {
+  it('count every block of an interleaved MCU in the minimum data length: 4:2:0 takes 6 blocks, 12 bits', () => {
+    // One 16x16 MCU: Y 2x2, Cb and Cr 1x1. From zero bits each block is 00 (DC 0) and 00 (end of block).
+    const file = (data: number[]) => {
+      const components = [{ id: 1, h: 2, v: 2 }, { id: 2 }, { id: 3 }];
+      return jpegFile(dqt(0, Q), sof(false, 16, 16, components), dht(0, 0, DC), dht(1, 0, AC), sos(components), data);
+    };
+    expect(() => decodeScaledLuma(file([0]), 16, 16)).toThrow(corrupt('the image data ends long before the image does.'));
+    expect(luma(file([0, 0]), 16)).toEqual({ width: 16, height: 16, data: new Array(256).fill(128) });
+  });
+
+  it(`tolerate exactly ${MAX_PADDING_BITS} zero bits decoded past the end of the data, and refuse 4 more`, () => {
+    // Block 0: DC +2, 62 coefficients of 5 bits, end of block (316 bits); then 101 blocks of 4 zero bits: 720 bits,
+    // 90 bytes, nothing padded. Past them every block decodes from 4 padding bits (DC 0, end of block). A scan needs
+    // 2 bits a block, so up to 360 blocks are not refused as short.
+    const w = new BitWriter().symbol(dcCodes, 2, 0b10, 2);
+    for (let k = 1; k <= 62; k++) w.symbol(acCodes, 0x02, 0b10, 2);
+    w.symbol(acCodes, 0x00);
+    for (let i = 0; i < 101; i++) w.symbol(dcCodes, 0).symbol(acCodes, 0x00);
+    const data = w.finish();
+    expect(data.length).toBe(720 / 8);
+    const blocks = 102 + MAX_PADDING_BITS / 4;
+    expect(luma(image(false, blocks, [[sos(GRAY), data]]), 1)).toEqual({ width: blocks, height: 1, data: new Array(blocks).fill(128 + (2 * 16) / 8) });
+    expect(() => decodeScaledLuma(image(false, blocks + 1, [[sos(GRAY), data]]), 1, 1)).toThrow(
+      corrupt('the image data ends before the image does (truncated, or scans without data).'),
+    );
   });
 });
