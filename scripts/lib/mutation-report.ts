@@ -5,7 +5,8 @@
  * Score = (killed + timed out) / (killed + timed out + survived + not covered), Stryker's own "total" score.
  * Ignored mutants are outside it: "static" ones (code that runs once, when a module is imported, so switching the
  * mutant on during a test changes nothing: Stryker's ignoreStatic) and those disabled in the source with a
- * `// Stryker disable` comment whose reason says why the mutant is equivalent.
+ * `// Stryker disable` comment whose reason says why the mutant is equivalent. Survivors explained one by one in
+ * docs/mutation-equivalents.json (where a disable comment would also switch off killed mutants) are listed apart.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { explanationOf, type ExplainedEquivalent, type MutationResults } from './mutation-results';

@@ -7,7 +7,7 @@ import { concatBytes } from '../bytes';
 import { ImageError } from '../errors';
 import type { DecodeLimits, LumaPlane } from '../decode';
 import { decodeJpegLuma, rgbToLuma } from '../decode';
-import { nextMarker, readSegment } from '../jpeg/segments';
+import { isFrameHeader, nextMarker, readSegment } from '../jpeg/segments';
 import { decodeJpegExtended } from './codecs/jpeg-extended';
 import { decodeJpegLossless } from './codecs/jpeg-lossless';
 import { decodeRleFrame } from './codecs/rle';
@@ -101,7 +101,7 @@ export function decodeDicomLuma(bytes: Uint8Array, limits: DecodeLimits, minSide
     }
     case 'jpeg-lossless': {
       // The codec allocates from the JPEG's own header: hold it to the DICOM header and the budget first.
-      checkJpegFrame(frame, module, budget, module.samplesPerPixel * 2);
+      checkDecodeBudget(matchingFrameHeader(frame, module), budget, module.samplesPerPixel * 2);
       const image = decodeJpegLossless(frame, limits.maxPixels); // of the size checked: its header is the one checked
       if (image.components === 3) return result(plane(module, colourLuma(image.samples, { ...module, planarConfiguration: 0 }, pixels)), null);
       const { plane: gray, window } = renderGrayscale(image.samples, module, ds, true);
@@ -109,9 +109,9 @@ export function decodeDicomLuma(bytes: Uint8Array, limits: DecodeLimits, minSide
     }
     case 'jpeg-baseline':
     case 'jpeg-extended': {
-      const sof = checkJpegFrame(frame, module, budget, 0);
+      const sof = matchingFrameHeader(frame, module);
       if (syntax.codec === 'jpeg-extended' && sof.precision > 8) {
-        checkJpegFrame(frame, module, budget, 2); // one 16-bit luminance plane
+        checkDecodeBudget(sof, budget, 2); // one 16-bit luminance plane
         const image = decodeJpegExtended(frame, limits.maxPixels); // of the size checked: its header is the one checked
         const { plane: gray, window } = renderGrayscale(image.samples, { ...module, bitsStored: image.precision, highBit: image.precision - 1 }, ds, true);
         return result(plane(module, gray), window);
@@ -206,7 +206,7 @@ function jpegFrameHeader(jpeg: Uint8Array): JpegFrameHeader | null {
     const marker = jpeg[pos - 1];
     if (marker === 0xd9 || marker === 0xda) return null;
     const data = readSegment(jpeg, pos);
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+    if (isFrameHeader(marker)) {
       return data.length < 6 ? null : { precision: data[0], height: (data[1] << 8) | data[2], width: (data[3] << 8) | data[4], components: data[5] };
     }
     pos += 2 + data.length;
@@ -214,11 +214,11 @@ function jpegFrameHeader(jpeg: Uint8Array): JpegFrameHeader | null {
 }
 
 /**
- * Holds a JPEG-coded frame to the DICOM header before any sample is allocated: the same size and sample count
- * (a codec sizes its buffers from the JPEG's own header, which a hostile file can make far larger than the
- * DICOM header's), and `bytesPerSample` bytes for each of its samples within the decode budget.
+ * The JPEG-coded frame's header, held to the DICOM header before any sample is allocated: the same size and sample
+ * count (a codec sizes its buffers from the JPEG's own header, which a hostile file can make far larger than the
+ * DICOM header's).
  */
-function checkJpegFrame(frame: Uint8Array, module: PixelModule, budget: number, bytesPerSample: number): JpegFrameHeader {
+function matchingFrameHeader(frame: Uint8Array, module: PixelModule): JpegFrameHeader {
   const sof = jpegFrameHeader(frame);
   if (!sof) throw new ImageError('invalid', 'Corrupt DICOM: the compressed frame has no JPEG frame header.');
   if (sof.width !== module.columns || sof.height !== module.rows || sof.components !== module.samplesPerPixel) {
@@ -228,11 +228,15 @@ function checkJpegFrame(frame: Uint8Array, module: PixelModule, budget: number, 
         `${module.columns}x${module.rows} with ${module.samplesPerPixel}.`,
     );
   }
+  return sof;
+}
+
+/** Refuses a frame whose codec would need more than `budget` bytes: `bytesPerSample` for each of its samples. */
+function checkDecodeBudget(sof: JpegFrameHeader, budget: number, bytesPerSample: number): void {
   const bytes = sof.width * sof.height * bytesPerSample;
   if (bytes > budget) {
     throw new ImageError('too_large', `This ${sof.width}x${sof.height} frame needs ${Math.ceil(bytes / 2 ** 20)} MiB to decode; the limit is ${Math.floor(budget / 2 ** 20)} MiB.`);
   }
-  return sof;
 }
 
 /**

@@ -45,6 +45,11 @@ export function nextMarker(bytes: Uint8Array, pos: number): number {
   }
 }
 
+/** Whether `marker` is a frame header, SOF0 to SOF15: 0xC0 to 0xCF but DHT (0xC4), JPG (0xC8) and DAC (0xCC). */
+export function isFrameHeader(marker: number): boolean {
+  return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+}
+
 /** What a JPEG's application segments say about its colour (libjpeg's jdapimin.c rules). */
 export interface ColourMarkers {
   /** A JFIF APP0 segment: the components are YCbCr. */
