@@ -208,6 +208,19 @@ const scratchBlock = new Int16Array(64);
 // Kept all-zero between blocks: whoever fills it clears exactly the entries it set.
 const dequantised = new Float32Array(64);
 const touched = new Uint8Array(64);
+/** KEPT_AT[N][zig-zag index]: the natural index of a coefficient that reaches an N x N output, or 64 for one that does not. */
+const KEPT_AT: Record<number, Uint8Array> = {};
+for (const n of [1, 2, 4, 8]) KEPT_AT[n] = Uint8Array.from(ZIGZAG, (natural) => (CONTRIBUTES[n][natural] ? natural : 64));
+/**
+ * EXTENT_THROUGH[natural]: the rows and columns (bit 8 + row, bit column) of every position up to this one in zig-zag
+ * order. Coefficients come in that order, so the last one decoded bounds where a block's nonzero ones lie.
+ */
+const EXTENT_THROUGH = new Int32Array(64);
+for (let k = 0, extent = 0; k < 64; k++) {
+  const natural = ZIGZAG[k];
+  extent |= (1 << (8 + (natural >> 3))) | (1 << (natural & 7));
+  EXTENT_THROUGH[natural] = extent;
+}
 
 /** Transforms one block of a progressive component's stored coefficients (zig-zag order) into its plane. */
 function transformBlock(c: Component, quant: Float32Array[], scale: number, zz: Int16Array, offset: number, row: number, col: number): void {
@@ -384,43 +397,17 @@ function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Arra
   const n = 8 / scale;
   // The coefficients that reach the output at this size (at 1/8 only DC, which is not in this loop); none when the
   // block is not shown.
-  const keep = q !== undefined ? CONTRIBUTES[n] : CONTRIBUTES[1];
-  let lastRow = 0; // the last coefficient row and column holding a nonzero value (most of a real block is zero)
-  let lastCol = 0;
-  let used = 0;
-  for (let k = 1; k < 64; k++) {
-    let value: number;
-    const fast = reader.decodeFast(table);
-    if (fast !== 0) {
-      if (fast & END_OF_BLOCK) break;
-      k += (fast >> 8) & 15;
-      value = fast >> 16;
-    } else {
-      const rs = reader.decode(table);
-      const s = rs & 15;
-      if (s === 0) {
-        if (rs >> 4 < 15) break; // end of block
-        k += 15; // a run of 16 zeros (the loop adds the 16th)
-        continue;
-      }
-      k += rs >> 4;
-      value = reader.receiveExtend(s);
-    }
-    if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
-    const natural = ZIGZAG[k];
-    if (keep[natural] !== 0) {
-      dequantised[natural] = value * q![natural];
-      touched[used++] = natural;
-      // Stryker disable next-line EqualityOperator: >= assigns the value it already has
-      if (natural >> 3 > lastRow) lastRow = natural >> 3;
-      // Stryker disable next-line EqualityOperator: >= assigns the value it already has
-      if ((natural & 7) > lastCol) lastCol = natural & 7;
-    }
-  }
+  const keep = q !== undefined ? KEPT_AT[n] : KEPT_AT[1];
+  // (A hidden block keeps nothing, so its quantisation table, here a stand-in, is never read.)
+  const kept = reader.decodeAc(table, keep, q ?? dequantised, dequantised, touched);
   if (!q) return;
+  // A bound, not always the tightest: the IDCT then adds exact zeros, which leaves its sums bit-identical.
+  const extent = EXTENT_THROUGH[kept === 0 ? 0 : touched[kept - 1]];
+  const lastRow = 31 - Math.clz32(extent >> 8);
+  const lastCol = 31 - Math.clz32(extent & 0xff);
   const plane = c.plane!;
   // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: a shortcut; idctFlat gives what idctBlock gives for a DC-only block, at every size (jpeg-idct.test.ts)
-  if (used === 0 && n > 1) {
+  if (kept === 0 && n > 1) {
     // Only the DC coefficient: every output pixel has the same value.
     idctFlat(Math.fround(c.pred * q[0]), n, plane, c.planeWidth, c.planeHeight, col * n, row * n);
     return;
@@ -429,7 +416,7 @@ function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Arra
   idctBlock(dequantised, n, plane, c.planeWidth, c.planeHeight, col * n, row * n, lastRow, lastCol);
   dequantised[0] = 0;
   // Stryker disable next-line EqualityOperator: one step more clears an entry that is already 0
-  for (let i = 0; i < used; i++) dequantised[touched[i]] = 0;
+  for (let i = 0; i < kept; i++) dequantised[touched[i]] = 0;
 }
 
 function decodeAcFirst(reader: BitReader, c: Component, coef: Int16Array, offset: number, ss: number, se: number, al: number, eobrun: number): number {

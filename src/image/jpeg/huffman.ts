@@ -94,7 +94,24 @@ export class BitReader {
     public pos: number,
   ) {}
 
+  /**
+   * Where the next 0xFF byte at or after `pos` is (`data.length` when none; -1 until first looked for). Bytes
+   * before it need no stuffing or marker check, so a refill from them takes two at once (most refills).
+   */
+  private nextFF = -1;
+
+  /** Adds at least 8 bits to a buffer holding fewer than 16 (every caller's case), leaving at most 32. */
   private fill(): void {
+    if (this.pos + 2 <= this.nextFF) {
+      this.bits = (this.bits << 16) | (this.data[this.pos] << 8) | this.data[this.pos + 1];
+      this.pos += 2;
+      this.count += 16;
+      return;
+    }
+    this.fillSlow();
+  }
+
+  private fillSlow(): void {
     // Stryker disable next-line EqualityOperator: stopping at 24 bits instead of 25 to 32 still leaves the 16 any read needs
     while (this.count <= 24) {
       let byte = 0;
@@ -116,6 +133,11 @@ export class BitReader {
       } else this.padded += 8;
       this.bits = (this.bits << 8) | byte;
       this.count += 8;
+    }
+    // Stryker disable next-line ConditionalExpression: looking again from `pos` finds the same 0xFF when the last one is still ahead
+    if (this.nextFF < this.pos) {
+      const next = this.data.indexOf(0xff, this.pos);
+      this.nextFF = next < 0 ? this.data.length : next;
     }
   }
 
@@ -181,6 +203,78 @@ export class BitReader {
       if (length > 16) throw new ImageError('invalid', 'Corrupt JPEG: invalid Huffman code.');
     }
     return table.symbols[code + table.valOffset[length]];
+  }
+
+  /**
+   * Decodes one baseline block's AC coefficients (k = 1..63, F.2.2.2), keeping those whose zig-zag position k has
+   * `place[k] < 64` (the ones a reduced-size IDCT uses): each is dequantised into out[place[k]] (times quant[place[k]]),
+   * and place[k] is appended to `places`. Returns how many were kept; the last one is the latest in zig-zag order.
+   * Most of a decode's time is spent here, so the whole block runs in one loop with the bit buffer in locals
+   * (written back around the slow paths: long codes, ZRL, and refills that meet a 0xFF byte; the fast refill is
+   * fill()'s, inlined).
+   */
+  decodeAc(table: HuffmanTable, place: Uint8Array, quant: Float32Array, out: Float32Array, places: Uint8Array): number {
+    const data = this.data;
+    const fast = table.fast;
+    let bits = this.bits;
+    let count = this.count;
+    let pos = this.pos;
+    let nextFF = this.nextFF;
+    let kept = 0;
+    for (let k = 1; k < 64; k++) {
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: filling with bits still buffered only tops the buffer up
+      if (count < 16) {
+        if (pos + 2 <= nextFF) {
+          bits = (bits << 16) | (data[pos] << 8) | data[pos + 1];
+          pos += 2;
+          count += 16;
+        } else {
+          this.bits = bits;
+          this.count = count;
+          this.pos = pos;
+          this.fillSlow();
+          bits = this.bits;
+          count = this.count;
+          pos = this.pos;
+          nextFF = this.nextFF;
+        }
+      }
+      const entry = fast[(bits >>> (count - LOOKUP_BITS)) & ((1 << LOOKUP_BITS) - 1)];
+      let value: number;
+      if (entry !== 0) {
+        count -= entry & 0xff;
+        if (entry & END_OF_BLOCK) break;
+        k += (entry >> 8) & 15;
+        value = entry >> 16;
+      } else {
+        this.bits = bits;
+        this.count = count;
+        this.pos = pos;
+        const rs = this.decode(table);
+        const size = rs & 15;
+        value = size === 0 ? 0 : this.receiveExtend(size);
+        bits = this.bits;
+        count = this.count;
+        pos = this.pos;
+        nextFF = this.nextFF;
+        if (size === 0) {
+          if (rs >> 4 < 15) break; // end of block
+          k += 15; // a run of 16 zeros (the loop adds the 16th)
+          continue;
+        }
+        k += rs >> 4;
+      }
+      if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
+      const at = place[k];
+      if (at < 64) {
+        out[at] = value * quant[at];
+        places[kept++] = at;
+      }
+    }
+    this.bits = bits;
+    this.count = count;
+    this.pos = pos;
+    return kept;
   }
 
   /** Discards buffered bits (at a restart interval or the end of a scan). */

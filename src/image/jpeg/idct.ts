@@ -113,36 +113,43 @@ export function idctBlock(
  * idctBlock at N = 2 (1/4 scale, what a 2,000-px film decodes at): the same sums in the same order as the four-wide
  * code, without the two outputs of each pass that are always zero there, and without the frequencies 2, 4 and 6,
  * whose basis values are zero at N = 2 (so the rows of those vertical frequencies need no horizontal pass either).
+ * Its four sums live in locals rather than the shared work rows: a film's blocks nearly all come through here.
  */
 function idct2(coefficients: Float32Array, out: Uint8Array, outWidth: number, outHeight: number, x0: number, y0: number, lastRow: number, lastCol: number): void {
+  if (x0 >= outWidth || y0 >= outHeight) return;
   const basis = BASIS[2];
+  // Output (X, Y) sums, in float64 like dot4's; the vertical pass is folded into the horizontal one's loop, which
+  // adds each row's terms in the same ascending order the separate pass would.
+  let sum00 = 0;
+  let sum01 = 0;
+  let sum10 = 0;
+  let sum11 = 0;
   for (let v = 0; v <= lastRow; v = v === 0 ? 1 : v + 2) {
-    dot2(coefficients, v * 8, 1, lastCol, basis);
-    work[v * 8] = sums[0];
-    work[v * 8 + 1] = sums[1];
+    const row = v * 8;
+    let value = coefficients[row];
+    let h0 = basis[0] * value;
+    let h1 = basis[8] * value;
+    for (let u = 1; u <= lastCol; u += 2) {
+      value = coefficients[row + u];
+      h0 += basis[u] * value;
+      h1 += basis[8 + u] * value;
+    }
+    // The horizontal pass's results are stored as float32 (work) in the general code: round the same way.
+    const w0 = Math.fround(h0);
+    const w1 = Math.fround(h1);
+    sum00 += basis[v] * w0;
+    sum01 += basis[8 + v] * w0;
+    sum10 += basis[v] * w1;
+    sum11 += basis[8 + v] * w1;
   }
-  for (let X = 0; X < 2 && x0 + X < outWidth; X++) {
-    dot2(work, X, 8, lastRow, basis);
-    const o = y0 * outWidth + x0 + X;
-    if (y0 < outHeight) out[o] = clampToByte(sums[0] + 128);
-    if (y0 + 1 < outHeight) out[o + outWidth] = clampToByte(sums[1] + 128);
+  const o = y0 * outWidth + x0;
+  const right = x0 + 1 < outWidth;
+  out[o] = clampToByte(sum00 + 128);
+  if (right) out[o + 1] = clampToByte(sum10 + 128);
+  if (y0 + 1 < outHeight) {
+    out[o + outWidth] = clampToByte(sum01 + 128);
+    if (right) out[o + outWidth + 1] = clampToByte(sum11 + 128);
   }
-}
-
-/** dot4's first two sums, over the frequencies 0, 1, 3, 5 and 7 (the others have zero basis values at N = 2). */
-function dot2(src: Float32Array, offset: number, stride: number, last: number, basis: Float32Array): void {
-  let s0 = 0;
-  let s1 = 0;
-  let value = src[offset];
-  s0 += basis[0] * value;
-  s1 += basis[8] * value;
-  for (let i = 1, j = offset + stride; i <= last; i += 2, j += 2 * stride) {
-    value = src[j];
-    s0 += basis[i] * value;
-    s1 += basis[8 + i] * value;
-  }
-  sums[0] = s0;
-  sums[1] = s1;
 }
 
 /**
