@@ -16,8 +16,10 @@
  * - memory per image (scripts/bench/memory.ts) and the bundle's size.
  * - DICOM: scripts/bench/dicom.ts, run at the end (its own section: real films as uncompressed, JPEG lossless and RLE
  *   DICOM against dcmtk's dcmj2pnm, and their memory).
- * - Inside the decoder: scripts/bench/decoder-stages.ts, run last (its own section: each stage's share of a CPU profile
+ * - Inside the decoder: scripts/bench/decoder-stages.ts (its own section: each stage's share of a CPU profile
  *   of the Worker's preprocessing on the headline films).
+ * - Inside the Worker: scripts/bench/request-profile.ts, run last (its own section: each stage's share of a CPU profile
+ *   of the bundle's isolate serving /v1/classify on the headline films: decode, inference, request handling, idle).
  * Images (what users send; a model with a gate refuses synthetic radiographs, so every image is a real film):
  * the headline rows are the 16 full-size films of ../shared/data/large as stored (read in place) and the same
  * re-encoded as grayscale JPEG at quality 90, as PACS exports usually look; then small real X-rays from
@@ -254,3 +256,7 @@ if (dicom.status !== 0) throw new Error('scripts/bench/dicom.ts failed');
 // Where the decoder's time goes on the same films (its own section, also runnable alone).
 const stages = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench/decoder-stages.ts')], { stdio: 'inherit', env: { ...process.env, LARGE_DIR: LARGE } });
 if (stages.status !== 0) throw new Error('scripts/bench/decoder-stages.ts failed');
+
+// Where a whole request's time goes inside the Worker on the same films (its own section, also runnable alone).
+const requestProfile = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/bench/request-profile.ts')], { stdio: 'inherit', env: { ...process.env, LARGE_DIR: LARGE } });
+if (requestProfile.status !== 0) throw new Error('scripts/bench/request-profile.ts failed');

@@ -54,8 +54,14 @@ const MODULE_TYPES: [RegExp, 'ESModule' | 'CompiledWasm' | 'Data' | 'Text'][] = 
  * Starts the bundle in workerd on a free loopback port and resolves once it listens.
  * @param persistTo the folder given to `npm run keys -- --persist-to` (KV keys, usage counts)
  * @param vars overrides of wrangler.toml [vars], e.g. { SERVER_TIMING: 'on' }
+ * @param inspectorPort where to open the isolate's DevTools inspector (none when omitted), e.g. for a CPU profile
  */
-export async function startBundle(bundle: Bundle, persistTo: string, vars: Record<string, string> = {}): Promise<{ url: URL; stop: () => Promise<void> }> {
+export async function startBundle(
+  bundle: Bundle,
+  persistTo: string,
+  vars: Record<string, string> = {},
+  inspectorPort?: number,
+): Promise<{ url: URL; stop: () => Promise<void> }> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'));
   // The entry first: Miniflare treats the first module as the Worker's main module.
   const files = [...bundle.files].sort((a, b) => Number(b === 'index.js') - Number(a === 'index.js'));
@@ -72,6 +78,7 @@ export async function startBundle(bundle: Bundle, persistTo: string, vars: Recor
     defaultPersistRoot: join(persistTo, 'v3'),
     host: '127.0.0.1',
     port: 0,
+    ...(inspectorPort ? { inspectorPort } : {}),
     // The access log still runs (as in production); its lines are read and dropped here.
     // Typed here: miniflare's declarations name zod 3 types, which resolve to the project's zod 4.
     handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
