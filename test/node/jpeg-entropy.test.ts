@@ -183,6 +183,64 @@ describe('BitReader', () => {
     }
   });
 
+  it("decodes a block's AC coefficients in one call (decodeAc) as symbol-by-symbol decoding does, keeping only the positions asked for", () => {
+    const next = random(17);
+    for (const { name, spec: s, ac } of tables(5)) {
+      if (!ac) continue;
+      const table = buildHuffmanTable(s.counts, s.symbols, true);
+      const symbols = [...s.symbols];
+      const writer = new BitWriter();
+      const blocks: [number, number][][] = []; // each block's (zig-zag position, value)
+      for (let b = 0; b < 60; b++) {
+        const block: [number, number][] = [];
+        for (let k = 1; k < 64; ) {
+          const fits = symbols.filter((x) => (x === 0xf0 ? k + 16 <= 63 : x === 0 || k + (x >> 4) <= 63));
+          const symbol = fits[Math.floor(next() * fits.length)];
+          const size = symbol & 15;
+          if (symbol === 0) {
+            writer.symbol(s.codes, 0);
+            break;
+          }
+          if (symbol === 0xf0) {
+            writer.symbol(s.codes, 0xf0);
+            k += 16;
+            continue;
+          }
+          const magnitude = (1 << (size - 1)) + Math.floor(next() * (1 << (size - 1)));
+          const value = next() < 0.5 ? magnitude : -magnitude;
+          writer.symbol(s.codes, symbol, extraBits(value, size), size);
+          k += symbol >> 4;
+          block.push([k, value]);
+          k++;
+        }
+        blocks.push(block);
+      }
+      writer.write(0xa5c3, 16); // what follows the blocks, to show each block consumed exactly its bits
+      const reader = new BitReader(Uint8Array.from([...writer.finish(), 0xff, 0xd9]), 0);
+      const place = Uint8Array.from({ length: 64 }, (_, k) => (k > 0 && next() < 0.5 ? 63 - k : 64));
+      const quant = Float32Array.from({ length: 64 }, (_, i) => i + 1);
+      const out = new Float32Array(64);
+      const places = new Uint8Array(64);
+      for (const [b, block] of blocks.entries()) {
+        const kept = reader.decodeAc(table, place, quant, out, places);
+        const expected = block.filter(([k]) => place[k] < 64);
+        const where = `${name}, block ${b}`;
+        expect(Array.from(places.subarray(0, kept)), where).toEqual(expected.map(([k]) => place[k]));
+        expect(expected.map(([k]) => out[place[k]]), where).toEqual(expected.map(([k, value]) => value * quant[place[k]]));
+        out.fill(0);
+      }
+      expect(reader.readBits(16), name).toBe(0xa5c3);
+      expect(reader.paddingConsumed(), name).toBe(0);
+    }
+  });
+
+  it('feeds zero bits at a marker on every refill, however many bits are read past it', () => {
+    const reader = new BitReader(Uint8Array.from([0xff, 0xd9]), 0);
+    const read = Array.from({ length: 6 }, () => reader.readBits(16));
+    expect([read, reader.marker, reader.pos]).toEqual([[0, 0, 0, 0, 0, 0], 0xd9, 0]);
+    expect(reader.paddingConsumed()).toBe(96);
+  });
+
   it('removes byte stuffing and skips fill bytes before a marker', () => {
     expect(new BitReader(Uint8Array.from([0xff, 0x00, 0x12]), 0).readBits(16)).toBe(0xff12);
     const reader = new BitReader(Uint8Array.from([0x12, 0xff, 0xff, 0xff, 0xd0, 0x34]), 0);
