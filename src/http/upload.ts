@@ -71,19 +71,16 @@ async function readBody(request: Request, maxBytes: number, framingBytes: number
   // With a declared length the body is read into one buffer of that size: collecting chunks and joining them
   // would hold it twice (an 18 MB DICOM is 36 MB for a moment, in a 128 MB isolate).
   // A declared 0 counts too: a body sent after "Content-Length: 0" is longer than declared.
+  if (declared >= 0) {
+    const byob = byobReader(request.body);
+    if (byob) return readDeclared(byob, declared, maxBytes);
+  }
   const exact = declared >= 0 ? new Uint8Array(declared) : null;
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch {
-      // Only the client side can break a request body mid-stream ("Network connection lost"): not our failure.
-      throw problem('client_closed_request', 'The connection was closed before the upload was complete.');
-    }
-    const { done, value } = chunk;
+    const { done, value } = await readChunk(() => reader.read());
     if (done) break;
     if (total + value.byteLength > bodyLimit || (exact && total + value.byteLength > exact.length)) {
       await reader.cancel();
@@ -103,6 +100,46 @@ async function readBody(request: Request, maxBytes: number, framingBytes: number
     offset += chunk.byteLength;
   }
   return body;
+}
+
+/** A BYOB reader of `body`, or null where the stream is not a byte stream (e.g. one a test built by hand). */
+function byobReader(body: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | null {
+  try {
+    return body.getReader({ mode: 'byob' });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Reads a body of `declared` bytes straight into one buffer. A default reader hands over workerd's body in 4 KB
+ * chunks (about 180 reads and copies for a 700 KB film, 6 ms a request); reads into the buffer's free space take a
+ * few. One byte of spare room shows a body longer than it declared.
+ */
+async function readDeclared(reader: ReadableStreamBYOBReader, declared: number, maxBytes: number): Promise<Uint8Array> {
+  let buffer = new ArrayBuffer(declared + 1);
+  let total = 0;
+  for (;;) {
+    const { done, value } = await readChunk(() => reader.read(new Uint8Array(buffer, total, buffer.byteLength - total)));
+    // Each read transfers the buffer: carry on in the one it comes back in (an empty view of it at the end).
+    if (value) buffer = value.buffer as ArrayBuffer;
+    if (done) break;
+    total += value.byteLength;
+    if (total > declared) {
+      await reader.cancel();
+      throw tooLarge(maxBytes);
+    }
+  }
+  return new Uint8Array(buffer, 0, total); // a body shorter than it declared: what arrived, no zero tail
+}
+
+async function readChunk<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch {
+    // Only the client side can break a request body mid-stream ("Network connection lost"): not our failure.
+    throw problem('client_closed_request', 'The connection was closed before the upload was complete.');
+  }
 }
 
 function tooLarge(maxBytes: number) {

@@ -61,18 +61,28 @@ describe('problem details', () => {
   });
 });
 
-/** A request whose body arrives as the given chunks (no Content-Length unless given). */
-function streamed(chunks: Uint8Array[], headers: Record<string, string>, failAfter?: number): Request {
+/**
+ * A request whose body arrives as the given chunks (no Content-Length unless given): from a plain stream, or from a
+ * byte stream (`bytes`), which is what a runtime's request bodies are and what readBody reads into one buffer.
+ */
+function streamed(chunks: Uint8Array[], headers: Record<string, string>, failAfter?: number, bytes = false): Request {
   let sent = 0;
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
+  const source = {
+    pull(controller: ReadableStreamDefaultController<Uint8Array> | ReadableByteStreamController) {
       if (failAfter !== undefined && sent === failAfter) return controller.error(new Error('Network connection lost.'));
-      if (sent === chunks.length) return controller.close();
-      controller.enqueue(chunks[sent++]);
+      if (sent === chunks.length) {
+        controller.close();
+        // A byte stream's pending read into a buffer is answered only once it is told none of the view was filled.
+        if ('byobRequest' in controller) controller.byobRequest?.respond(0);
+        return;
+      }
+      controller.enqueue(chunks[sent++].slice());
     },
-  });
+  };
+  const body = bytes ? new ReadableStream({ type: 'bytes', ...source }) : new ReadableStream<Uint8Array>(source);
   return new Request('http://x/', { method: 'POST', body, headers, duplex: 'half' } as RequestInit);
 }
+const STREAM_KINDS = [false, true].map((bytes) => ({ bytes, name: bytes ? 'a byte stream' : 'a plain stream' }));
 const bytes = (n: number, fill = 7) => new Uint8Array(n).fill(fill);
 const post = (body: BodyInit | null, headers: Record<string, string>) => new Request('http://x/', { method: 'POST', body, headers });
 
@@ -137,27 +147,39 @@ describe('readImageUpload', () => {
   });
 
   it('joins a streamed body of several chunks in order, with or without a declared length', async () => {
-    const chunks = [bytes(3, 1), bytes(4, 2), bytes(5, 3)];
-    const joined = new Uint8Array([...chunks[0], ...chunks[1], ...chunks[2]]);
-    expect((await readImageUpload(streamed(chunks, { 'content-type': 'image/jpeg' }), 100)).bytes).toEqual(joined);
-    expect((await readImageUpload(streamed(chunks, { 'content-type': 'image/jpeg', 'content-length': '12' }), 100)).bytes).toEqual(joined);
-    // A declared length the body falls short of: what arrived, no zero padding.
-    expect((await readImageUpload(streamed(chunks, { 'content-type': 'image/jpeg', 'content-length': '20' }), 100)).bytes).toEqual(joined);
-    expect((await readImageUpload(streamed([bytes(4, 9)], { 'content-type': 'image/jpeg' }), 100)).bytes).toEqual(bytes(4, 9));
+    for (const { bytes: kind, name } of STREAM_KINDS) {
+      const chunks = [bytes(3, 1), bytes(4, 2), bytes(5, 3)];
+      const joined = new Uint8Array([...chunks[0], ...chunks[1], ...chunks[2]]);
+      const read = async (headers: Record<string, string>, body = chunks) => (await readImageUpload(streamed(body, { 'content-type': 'image/jpeg', ...headers }, undefined, kind), 100)).bytes;
+      expect(await read({}), name).toEqual(joined);
+      expect(await read({ 'content-length': '12' }), name).toEqual(joined);
+      // A declared length the body falls short of: what arrived, no zero padding.
+      expect(await read({ 'content-length': '20' }), name).toEqual(joined);
+      expect(await read({}, [bytes(4, 9)]), name).toEqual(bytes(4, 9));
+      expect(await read({ 'content-length': '100' }, [bytes(60, 1), bytes(40, 2)]), name).toEqual(new Uint8Array([...bytes(60, 1), ...bytes(40, 2)]));
+    }
   });
 
   it('refuses a body longer than its declared length, or than the limit while streaming', async () => {
-    const chunks = [bytes(3), bytes(4), bytes(5)];
-    expect((await refusal(readImageUpload(streamed(chunks, { 'content-type': 'image/jpeg', 'content-length': '11' }), 100))).code).toBe('payload_too_large');
-    expect((await refusal(readImageUpload(streamed(chunks, { 'content-type': 'image/jpeg' }), 11))).code).toBe('payload_too_large');
-    // "Content-Length: 0" is a declared length too.
-    expect((await refusal(readImageUpload(streamed(chunks, { 'content-type': 'image/jpeg', 'content-length': '0' }), 100))).code).toBe('payload_too_large');
-    expect((await readImageUpload(streamed(chunks, { 'content-type': 'image/jpeg' }), 12)).bytes).toHaveLength(12);
+    for (const { bytes: kind, name } of STREAM_KINDS) {
+      const chunks = [bytes(3), bytes(4), bytes(5)];
+      const read = (headers: Record<string, string>, limit = 100) => readImageUpload(streamed(chunks, { 'content-type': 'image/jpeg', ...headers }, undefined, kind), limit);
+      expect((await refusal(read({ 'content-length': '11' }))).code, name).toBe('payload_too_large');
+      expect((await refusal(read({}, 11))).code, name).toBe('payload_too_large');
+      // "Content-Length: 0" is a declared length too.
+      expect((await refusal(read({ 'content-length': '0' }))).code, name).toBe('payload_too_large');
+      expect((await read({}, 12)).bytes, name).toHaveLength(12);
+      expect((await read({ 'content-length': '12' }, 12)).bytes, name).toHaveLength(12);
+    }
   });
 
   it('answers 499 client_closed_request when the body breaks mid-upload', async () => {
-    const broken = await refusal(readImageUpload(streamed([bytes(3), bytes(3)], { 'content-type': 'image/jpeg' }, 1), 100));
-    expect(broken).toMatchObject({ status: 499, code: 'client_closed_request', detail: 'The connection was closed before the upload was complete.' });
+    for (const { bytes: kind, name } of STREAM_KINDS) {
+      for (const headers of [{}, { 'content-length': '6' }]) {
+        const broken = await refusal(readImageUpload(streamed([bytes(3), bytes(3)], { 'content-type': 'image/jpeg', ...headers }, 1, kind), 100));
+        expect(broken, name).toMatchObject({ status: 499, code: 'client_closed_request', detail: 'The connection was closed before the upload was complete.' });
+      }
+    }
   });
 
   describe('multipart/form-data', () => {
