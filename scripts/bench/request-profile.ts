@@ -18,8 +18,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { grayscaleQ90, largeFilms } from './films';
+import { inspectUserWorker } from '../lib/inspector';
 import { createLocalKey } from '../lib/local-browser';
 import { buildBundle, startBundle } from '../lib/production-worker';
 import { writeSection } from '../lib/report-sections';
@@ -56,29 +56,6 @@ function stageOf(frame: ProfileNode['callFrame'], map: SourceMap): Stage {
   return 'other';
 }
 
-/** Calls the isolate's inspector. */
-async function connect(port: number): Promise<{ post: (method: string, params?: object) => Promise<any>; close: () => void }> {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { title: string; webSocketDebuggerUrl: string }[];
-  // Miniflare's user Worker is `core:user:NAME`; its other services (KV, cache, the entry) are not the Worker.
-  const target = targets.find((t) => t.webSocketDebuggerUrl.includes('/core:user:'));
-  if (!target) throw new Error(`no user Worker among the inspector's targets: ${targets.map((t) => t.title).join(', ')}`);
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
-  const pending = new Map<number, (result: unknown) => void>();
-  ws.on('message', (data) => {
-    const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
-    if (message.id !== undefined) pending.get(message.id)?.(message.result);
-  });
-  let id = 0;
-  return {
-    post: (method, params = {}) => new Promise((resolve) => {
-      pending.set(++id, resolve);
-      ws.send(JSON.stringify({ id, method, params }));
-    }),
-    close: () => ws.close(),
-  };
-}
-
 async function main(): Promise<void> {
   const films = largeFilms(LARGE);
   const sets = [[`real films as stored (${films.length})`, films], [`the same films as grayscale q90 (${films.length})`, await grayscaleQ90(films)]] as const;
@@ -100,7 +77,7 @@ async function main(): Promise<void> {
       if (!response.ok) throw new Error(`/v1/classify answered ${response.status} for a film`);
       return performance.now() - start;
     };
-    const inspector = await connect(INSPECTOR_PORT);
+    const inspector = await inspectUserWorker(INSPECTOR_PORT);
     await inspector.post('Profiler.enable');
     await inspector.post('Profiler.setSamplingInterval', { interval: 200 });
     for (const [name, files] of sets) {

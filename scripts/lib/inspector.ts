@@ -48,3 +48,29 @@ export function workerdResidentBytes(): number {
   }
   return total;
 }
+
+/**
+ * A DevTools protocol session with the user Worker of a Miniflare instance started with `inspectorPort` (e.g.
+ * scripts/lib/production-worker.ts startBundle): `post` sends a method and resolves with its result.
+ */
+export async function inspectUserWorker(port: number): Promise<{ post: (method: string, params?: object) => Promise<any>; close: () => void }> {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { title: string; webSocketDebuggerUrl: string }[];
+  // Miniflare's user Worker is `core:user:NAME`; its other services (KV, cache, the entry) are not the Worker.
+  const target = targets.find((t) => t.webSocketDebuggerUrl.includes('/core:user:'));
+  if (!target) throw new Error(`no user Worker among the inspector's targets: ${targets.map((t) => t.title).join(', ')}`);
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+  const pending = new Map<number, (result: unknown) => void>();
+  ws.on('message', (data) => {
+    const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) pending.get(message.id)?.(message.result);
+  });
+  let id = 0;
+  return {
+    post: (method, params = {}) => new Promise((resolve) => {
+      pending.set(++id, resolve);
+      ws.send(JSON.stringify({ id, method, params }));
+    }),
+    close: () => ws.close(),
+  };
+}

@@ -175,7 +175,7 @@ describe('readImageUpload', () => {
 
   it('answers 499 client_closed_request when the body breaks mid-upload', async () => {
     for (const { bytes: kind, name } of STREAM_KINDS) {
-      for (const headers of [{}, { 'content-length': '6' }]) {
+      for (const headers of [{}, { 'content-length': '6' }] as Record<string, string>[]) {
         const broken = await refusal(readImageUpload(streamed([bytes(3), bytes(3)], { 'content-type': 'image/jpeg', ...headers }, 1, kind), 100));
         expect(broken, name).toMatchObject({ status: 499, code: 'client_closed_request', detail: 'The connection was closed before the upload was complete.' });
       }
