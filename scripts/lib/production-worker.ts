@@ -26,10 +26,13 @@ export interface Bundle {
   gzipBytes: number;
 }
 
-/** Builds the deployable bundle into `dir` with `wrangler deploy --dry-run` (nothing is uploaded). */
-export function buildBundle(dir: string): Bundle {
+/**
+ * Builds the deployable bundle into `dir` with `wrangler deploy --dry-run` (nothing is uploaded).
+ * @param checkout the checkout to bundle (default this one), e.g. a worktree of another revision for an A/B
+ */
+export function buildBundle(dir: string, checkout = ROOT): Bundle {
   const result = spawnSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', dir], {
-    cwd: ROOT,
+    cwd: checkout,
     encoding: 'utf8',
     env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
   });

@@ -32,6 +32,11 @@ export interface ModelInfo {
   head: HeadDescription | null;
   /** The gate, distance and conformal thresholds; null for models exported before them (no assessment). */
   assessment: AssessmentMetadata | null;
+  /**
+   * onnxruntime's graph optimisation to run when the session is created: 'disabled' when scripts/export saved the
+   * `extended` rewrites into the file (metadata `graph_optimization`), so that no cold start repeats them; else 'all'.
+   */
+  sessionGraphOptimization: 'disabled' | 'all';
 }
 
 /** Parses and validates the metadata; throws with a clear message when the contract is broken. */
@@ -67,6 +72,7 @@ export async function readModelInfo(model: Uint8Array): Promise<ModelInfo> {
     // Unlike the informational keys above, a malformed `assessment` is refused: serving without the gate
     // a model meant to have one would classify anything uploaded.
     assessment: meta.assessment === undefined ? null : parseAssessment(meta.assessment, classes),
+    sessionGraphOptimization: (parseJson(meta.graph_optimization) as { level?: unknown } | null)?.level === 'extended' ? 'disabled' : 'all',
   };
 }
 

@@ -28,7 +28,7 @@ export function getModel(): Promise<LoadedModel> {
 async function load(): Promise<LoadedModel> {
   const bytes = new Uint8Array(modelFile);
   const info = await readModelInfo(bytes);
-  const session = await createWasmSession(bytes);
+  const session = await createWasmSession(bytes, info.sessionGraphOptimization);
   return {
     classifier: new Classifier(session, ort.Tensor, info),
     gradCam: info.head ? GradCam.fromModel(bytes, info.head) : null,

@@ -15,8 +15,12 @@ export { ort };
 
 const WASM_MAGIC = new Uint8Array([0x00, 0x61, 0x73, 0x6d]);
 
-/** Creates an InferenceSession on ORT's single-threaded WASM SIMD backend. */
-export async function createWasmSession(model: Uint8Array): Promise<ort.InferenceSession> {
+/**
+ * Creates an InferenceSession on ORT's single-threaded WASM SIMD backend.
+ * @param graphOptimizationLevel 'disabled' for a graph whose rewrites were saved at export (ModelInfo says which):
+ *   online optimisation runs in WebAssembly that V8 compiles lazily, so it costs every isolate's first request.
+ */
+export async function createWasmSession(model: Uint8Array, graphOptimizationLevel: 'disabled' | 'all' = 'all'): Promise<ort.InferenceSession> {
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmBinary = WASM_MAGIC;
@@ -29,7 +33,7 @@ export async function createWasmSession(model: Uint8Array): Promise<ort.Inferenc
       ? instantiate(source, imports)
       : instantiate(precompiled, imports).then((instance) => ({ instance, module: precompiled }))) as typeof WebAssembly.instantiate;
   try {
-    return await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    return await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel });
   } finally {
     WebAssembly.instantiate = instantiate;
   }

@@ -168,6 +168,16 @@ const BASE_META = {
 };
 
 describe('readModelInfo and the Classifier', () => {
+  it('creates the session without online graph optimisation only for a graph whose extended rewrites were saved at export', async () => {
+    const level = async (value?: string) =>
+      (await readModelInfo(onnxWithMetadata(value === undefined ? BASE_META : { ...BASE_META, graph_optimization: value }))).sessionGraphOptimization;
+    expect(await level()).toBe('all');
+    expect(await level(JSON.stringify({ level: 'extended', onnxruntime: '1.30.0' }))).toBe('disabled');
+    // Only basic rewrites saved, or a value that cannot be read: onnxruntime still optimises at load.
+    expect(await level(JSON.stringify({ level: 'basic', onnxruntime: '1.30.0' }))).toBe('all');
+    expect(await level('extended')).toBe('all');
+  });
+
   it('reads a model without "assessment" as before (assessment null) and one with it validated', async () => {
     expect((await readModelInfo(onnxWithMetadata(BASE_META))).assessment).toBeNull();
     expect((await readModelInfo(onnxWithMetadata({ ...BASE_META, assessment: JSON.stringify(RAW) }))).assessment).toEqual(META);

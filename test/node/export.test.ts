@@ -80,6 +80,7 @@ print(json.dumps({
   "inputs": {i.name: dims(i) for i in m.graph.input},
   "outputs": {o.name: dims(o) for o in m.graph.output},
   "metadata": {p.key: p.value for p in m.metadata_props},
+  "ops": sorted({n.op_type for n in m.graph.node}),
 }))`, out], { encoding: 'utf8' });
     expect(inspect.status, inspect.stderr).toBe(0);
     const model = JSON.parse(inspect.stdout);
@@ -97,6 +98,10 @@ print(json.dumps({
       expect(meta[key], key).toBeTruthy();
     }
     expect(meta.input_size).toBe('256');
+    // onnxruntime's extended rewrites are in the file (Conv fused with its activation), and the metadata says so.
+    expect(JSON.parse(meta.graph_optimization)).toEqual({ level: 'extended', onnxruntime: ortNode.env.versions.common });
+    expect(model.ops).toContain('FusedConv');
+    expect(model.ops).not.toContain('HardSwish');
     expect(meta.preprocessing).toBe('cxr-luma-dct-stretch-tent-v2');
     const metrics = JSON.parse(meta.metrics);
     expect(Object.keys(metrics.per_class)).toEqual(CLASSES);
@@ -127,6 +132,10 @@ print(json.dumps({
     const card = JSON.parse(readFileSync(join(dir, 'out', 'model.card.json'), 'utf8'));
     expect(card.parity.onnxruntime_python_max_abs_diff).toBeLessThan(1e-4);
     expect(card.parity.onnxruntime_node_max_abs_diff).toBeLessThan(1e-4);
+    expect(card.graph_optimization).toMatchObject({ level: 'extended' });
+    expect(card.graph_optimization.nodes_after).toBeLessThan(card.graph_optimization.nodes_before);
+    expect(card.graph_optimization.max_rel_diff).toBeLessThan(1e-4);
+    expect(readFileSync(join(dir, 'out', 'model.card.md'), 'utf8')).toMatch(/- Graph: onnxruntime \S+ `extended` optimisations saved at export/);
     expect(card.metrics.ece_after_temperature).toBeTypeOf('number');
     expect(card.metrics.confusion_matrix.counts.length).toBe(3);
     expect(readFileSync(join(dir, 'out', 'model.card.md'), 'utf8')).toMatch(/not a medical device/);

@@ -125,6 +125,15 @@ def operating_points_section(a: dict | None, m: dict, recipe: dict | None, class
     return lines
 
 
+def graph_line(graph: dict | None) -> list[str]:
+    """The card line saying which onnxruntime rewrites were saved into the file (none for older models)."""
+    if not graph:
+        return []
+    return [f"- Graph: onnxruntime {graph['onnxruntime']} `{graph['level']}` optimisations saved at export "
+            f"({graph['nodes_before']} -> {graph['nodes_after']} nodes, outputs within {graph['max_rel_diff']:.1e} of the exported graph); "
+            "the Worker loads it with online optimisation off"]
+
+
 def markdown(card: dict) -> str:
     m = card["metrics"]
     t = card["training"]
@@ -136,6 +145,7 @@ def markdown(card: dict) -> str:
         "> **Research artifact, not a medical device.** Not for diagnosis, triage or any clinical decision.",
         "",
         f"- File: `{card['file']}` ({card['size_bytes']} bytes), sha256 `{card['sha256']}`",
+        *graph_line(card.get("graph_optimization")),
         f"- Architecture: {t['architecture']} (ImageNet weights: {t['pretrained'] or 'none'}), head: global max pool, "
         "Dense(256, ReLU, L2), BatchNorm, Dropout(0.45), Dense(classes)"
         + ("; gate: a linear layer on max- and average-pooled features; distance: Mahalanobis on average-pooled features" if a else ""),
@@ -251,6 +261,7 @@ def write_all(job: dict, classes: list[str], temperature: float, metrics: dict, 
         "metrics": metrics, "training": training, "assessment": assessment, "intended_use": job["intended_use"], "limitations": job["limitations"],
         "parity": {"onnxruntime_python_max_abs_diff": reference["onnxruntime_python_max_abs_diff"]},
         "quantized": reference.get("quantized"),
+        "graph_optimization": reference.get("graph_optimization"),
     }
     plot_curves(training["history"], files["curves"])
     plot_confusion(metrics["confusion_matrix"]["counts"], classes, files["confusion"],
