@@ -119,7 +119,6 @@ const coldImage = images[Math.max(0, sets.findIndex((set) => set.explain))][0];
 const coldSamples: ColdStart[] = [];
 for (let i = 0; i < COLD_ROUNDS; i++) coldSamples.push(await coldStart(bundle, state, keys[0], coldImage));
 const cold = medianColdStart(coldSamples);
-let worker = await startBundle(bundle, state);
 const coldStop = await startDevServer(PORT, devArgs, '/healthz'); // /readyz would load the model first
 const coldDev = (await request(DEV, '/v1/classify', coldImage)).ms;
 coldStop();
@@ -142,7 +141,7 @@ const nativeRows: { decode: number[]; infer: number[]; total: number[] }[] = [];
 // 2-core machines native inference alone varied 1.3-2.1 ms between runs); then the per-stage split from a
 // second instance with SERVER_TIMING on, and the same requests through wrangler dev.
 const ours: { classify: Sample[]; dev: Sample[]; stages: Sample[]; explain?: Sample[]; png?: Sample[] }[] = [];
-worker = await startBundle(bundle, state);
+let worker = await startBundle(bundle, state);
 try {
   const base = String(worker.url);
   for (const [i, set] of sets.entries()) {
