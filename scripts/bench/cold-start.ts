@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLocalKey } from '../lib/local-browser';
-import { buildBundle, startBundle, type Bundle } from '../lib/production-worker';
+import { buildBundle, classifyTimed, startBundle, type Bundle } from '../lib/production-worker';
 import { realXrays } from '../../test/helpers/fixtures';
 
 export interface ColdStart {
@@ -31,18 +31,7 @@ export interface ColdStart {
 export async function coldStart(bundle: Bundle, persistTo: string, key: string, image: Uint8Array): Promise<ColdStart> {
   const worker = await startBundle(bundle, persistTo, { SERVER_TIMING: 'on' });
   try {
-    const send = async () => {
-      const start = performance.now();
-      const response = await fetch(new URL('/v1/classify', worker.url), {
-        method: 'POST',
-        body: image as Uint8Array<ArrayBuffer>,
-        headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${key}` },
-      });
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(`/v1/classify answered ${response.status} to the cold-start image`);
-      const stages = Object.fromEntries([...(response.headers.get('server-timing') ?? '').matchAll(/(\w+);dur=([\d.]+)/g)].map((m) => [m[1], Number(m[2])]));
-      return { ms: performance.now() - start, stages };
-    };
+    const send = () => classifyTimed(worker.url, key, image);
     const first = await send();
     const second = await send();
     return { ms: first.ms, read: first.stages.read, decode: first.stages.decode, infer: first.stages.infer, second: second.ms };

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { grayscaleQ90, largeFilms } from './films';
 import { inspectUserWorker } from '../lib/inspector';
 import { createLocalKey } from '../lib/local-browser';
-import { buildBundle, startBundle } from '../lib/production-worker';
+import { buildBundle, classifyTimed, startBundle } from '../lib/production-worker';
 import { writeSection } from '../lib/report-sections';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -66,17 +66,7 @@ async function main(): Promise<void> {
   const worker = await startBundle(bundle, state, {}, INSPECTOR_PORT);
   const rows: string[] = [];
   try {
-    const classify = async (bytes: Uint8Array): Promise<number> => {
-      const start = performance.now();
-      const response = await fetch(new URL('/v1/classify', worker.url), {
-        method: 'POST',
-        body: bytes as Uint8Array<ArrayBuffer>,
-        headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${key}` },
-      });
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(`/v1/classify answered ${response.status} for a film`);
-      return performance.now() - start;
-    };
+    const classify = async (bytes: Uint8Array): Promise<number> => (await classifyTimed(worker.url, key, bytes)).ms;
     const inspector = await inspectUserWorker(INSPECTOR_PORT);
     await inspector.post('Profiler.enable');
     await inspector.post('Profiler.setSamplingInterval', { interval: 200 });

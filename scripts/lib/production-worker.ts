@@ -92,3 +92,21 @@ export async function startBundle(
   const url = await mf.ready;
   return { url, stop: () => mf.dispose() };
 }
+
+/**
+ * One timed POST /v1/classify of a JPEG with an API key, body read to the end; throws on a non-2xx answer.
+ * @returns the client-side milliseconds and the answer's Server-Timing stages (empty unless SERVER_TIMING is on)
+ */
+export async function classifyTimed(url: URL, key: string, jpeg: Uint8Array): Promise<{ ms: number; stages: Record<string, number> }> {
+  const start = performance.now();
+  const response = await fetch(new URL('/v1/classify', url), {
+    method: 'POST',
+    body: jpeg as Uint8Array<ArrayBuffer>,
+    headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${key}` },
+  });
+  await response.arrayBuffer();
+  const ms = performance.now() - start;
+  if (!response.ok) throw new Error(`/v1/classify answered ${response.status}: every image sent here must be one the model accepts`);
+  const timing = response.headers.get('server-timing') ?? '';
+  return { ms, stages: Object.fromEntries([...timing.matchAll(/(\w+);dur=([\d.]+)/g)].map((m) => [m[1], Number(m[2])])) };
+}

@@ -98,7 +98,6 @@ def evaluate(probabilities, labels, classes, calibration, splits: dict) -> tuple
 
 
 def _retrofit(work: str, model_path: str, card_path: str, recipe_card: str | None = None) -> None:
-    import hashlib
     import os
 
     import onnx
@@ -144,17 +143,9 @@ def _retrofit(work: str, model_path: str, card_path: str, recipe_card: str | Non
     onnx.save(model, model_path)
 
     with open(card_path) as fh:
-        card = json.load(fh)
-    card["assessment"] = assessment
-    card["metrics"]["operating_points"] = report
-    card["training"] = training
-    with open(model_path, "rb") as fh:
-        card["sha256"] = hashlib.sha256(fh.read()).hexdigest()
-    card["size_bytes"] = os.path.getsize(model_path)
-    with open(card_path, "w") as fh:
-        json.dump(card, fh, indent=2)
-    with open(card_path.replace(".json", ".md"), "w") as fh:
-        fh.write(card_report.markdown(card) + "\n")
+        metrics_on_card = json.load(fh)["metrics"]
+    card_report.update_card(card_path, model_path, {"assessment": assessment, "metrics": {**metrics_on_card, "operating_points": report},
+                                                    "training": training})
     print(json.dumps({"thresholds": meta["thresholds"], **{k: v for k, v in report.items() if k != "who_tb_triage_minimum"}}, indent=1))
 
 

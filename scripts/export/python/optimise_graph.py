@@ -92,8 +92,6 @@ def optimise(path: str, pixels: np.ndarray, keep_initializers: list[str]) -> dic
 
 
 def _retrofit(model_path: str, card_path: str | None = None) -> None:
-    import hashlib
-
     model = onnx.load(model_path)
     props = {p.key: p.value for p in model.metadata_props}
     if METADATA_KEY in props:
@@ -102,18 +100,9 @@ def _retrofit(model_path: str, card_path: str | None = None) -> None:
     keep = [name for part in ("dense", "norm", "out") for key, name in head.get(part, {}).items() if key != "epsilon"]
     record = optimise(model_path, check_inputs(int(props["input_size"])), keep)
     if card_path:
-        import report as card_report
+        import report
 
-        with open(card_path) as fh:
-            card = json.load(fh)
-        card["graph_optimization"] = record
-        with open(model_path, "rb") as fh:
-            card["sha256"] = hashlib.sha256(fh.read()).hexdigest()
-        card["size_bytes"] = os.path.getsize(model_path)
-        with open(card_path, "w") as fh:
-            json.dump(card, fh, indent=2)
-        with open(card_path.replace(".json", ".md"), "w") as fh:
-            fh.write(card_report.markdown(card) + "\n")
+        report.update_card(card_path, model_path, {"graph_optimization": record})
         print(f"updated {card_path} and its Markdown", flush=True)
 
 

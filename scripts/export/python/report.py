@@ -278,6 +278,23 @@ def write_all(job: dict, classes: list[str], temperature: float, metrics: dict, 
     print("wrote " + ", ".join(files.values()), flush=True)
 
 
+def update_card(card_path: str, model_path: str, changes: dict) -> None:
+    """Applies `changes` to a card after its model file was rewritten in place (new metadata, an optimised graph):
+    the file's sha256 and size follow, and the Markdown is rendered again."""
+    import hashlib
+
+    with open(card_path) as fh:
+        card = json.load(fh)
+    card.update(changes)
+    with open(model_path, "rb") as fh:
+        card["sha256"] = hashlib.sha256(fh.read()).hexdigest()
+    card["size_bytes"] = os.path.getsize(model_path)
+    with open(card_path, "w") as fh:
+        json.dump(card, fh, indent=2)
+    with open(card_path[: -len(".json")] + ".md", "w") as fh:
+        fh.write(markdown(card) + "\n")
+
+
 if __name__ == "__main__":
     # Re-renders a card's Markdown from its JSON (after a change to this template): python report.py model.card.json
     import sys
