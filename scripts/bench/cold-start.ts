@@ -6,7 +6,8 @@
  *
  * `npm run bench` reports it for this checkout. As an A/B: `npx tsx scripts/bench/cold-start.ts OTHER_CHECKOUT`
  * (e.g. `git worktree add /tmp/head HEAD` with node_modules linked) bundles both and starts their isolates in turn,
- * COLD_ROUNDS (default 7) each, so machine noise hits both alike.
+ * COLD_ROUNDS (default 7) each, so machine noise hits both alike. COLD_UPLOAD_MS spreads each upload over that many
+ * milliseconds (a phone on a slow link; loopback otherwise delivers a film at once).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,11 +28,14 @@ export interface ColdStart {
   second: number;
 }
 
-/** Starts `bundle` in a fresh isolate, sends `image` twice to /v1/classify, stops it. */
-export async function coldStart(bundle: Bundle, persistTo: string, key: string, image: Uint8Array): Promise<ColdStart> {
+/**
+ * Starts `bundle` in a fresh isolate, sends `image` twice to /v1/classify, stops it.
+ * @param uploadMs spread each upload over this many milliseconds, as a client on a slow link sends it (0: at once)
+ */
+export async function coldStart(bundle: Bundle, persistTo: string, key: string, image: Uint8Array, uploadMs = 0): Promise<ColdStart> {
   const worker = await startBundle(bundle, persistTo, { SERVER_TIMING: 'on' });
   try {
-    const send = () => classifyTimed(worker.url, key, image);
+    const send = () => classifyTimed(worker.url, key, image, uploadMs);
     const first = await send();
     const second = await send();
     return { ms: first.ms, read: first.stages.read, decode: first.stages.decode, infer: first.stages.infer, second: second.ms };
@@ -55,6 +59,7 @@ export function coldStartImage(): Uint8Array {
 
 async function main(): Promise<void> {
   const rounds = Number(process.env.COLD_ROUNDS ?? 7);
+  const uploadMs = Number(process.env.COLD_UPLOAD_MS ?? 0);
   const checkouts = [resolve(new URL('../../', import.meta.url).pathname), ...process.argv.slice(2).map((p) => resolve(p))];
   const bundles = checkouts.map((checkout) => buildBundle(mkdtempSync(join(tmpdir(), 'cold-start-')), checkout));
   const state = mkdtempSync(join(tmpdir(), 'cold-start-state-'));
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
   const image = coldStartImage();
   const samples: ColdStart[][] = checkouts.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    for (const [i, bundle] of bundles.entries()) samples[i].push(await coldStart(bundle, state, key, image));
+    for (const [i, bundle] of bundles.entries()) samples[i].push(await coldStart(bundle, state, key, image, uploadMs));
   }
   console.log(`| checkout | first request (ms) | read incl. model load | decode | infer | second request |\n| --- | ---: | ---: | ---: | ---: | ---: |`);
   for (const [i, checkout] of checkouts.entries()) {

@@ -93,17 +93,38 @@ export async function startBundle(
   return { url, stop: () => mf.dispose() };
 }
 
+/** `bytes` as a stream of 16 chunks spread over `ms`: a client on a slow link (a phone uploading a film). */
+function trickle(bytes: Uint8Array, ms: number): ReadableStream<Uint8Array> {
+  const parts = 16;
+  let sent = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      if (sent === parts) return controller.close();
+      await new Promise((resolve) => setTimeout(resolve, ms / parts));
+      controller.enqueue(bytes.slice(Math.floor((sent * bytes.length) / parts), Math.floor(((sent + 1) * bytes.length) / parts)));
+      sent++;
+    },
+  });
+}
+
 /**
  * One timed POST /v1/classify of a JPEG with an API key, body read to the end; throws on a non-2xx answer.
+ * @param uploadMs when above 0, the body is sent as a stream spread over this many milliseconds (no Content-Length)
  * @returns the client-side milliseconds and the answer's Server-Timing stages (empty unless SERVER_TIMING is on)
  */
-export async function classifyTimed(url: URL, key: string, jpeg: Uint8Array): Promise<{ ms: number; stages: Record<string, number> }> {
+export async function classifyTimed(
+  url: URL,
+  key: string,
+  jpeg: Uint8Array,
+  uploadMs = 0,
+): Promise<{ ms: number; stages: Record<string, number> }> {
   const start = performance.now();
   const response = await fetch(new URL('/v1/classify', url), {
     method: 'POST',
-    body: jpeg as Uint8Array<ArrayBuffer>,
+    body: uploadMs > 0 ? trickle(jpeg, uploadMs) : (jpeg as Uint8Array<ArrayBuffer>),
     headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${key}` },
-  });
+    ...(uploadMs > 0 ? { duplex: 'half' } : {}),
+  } as RequestInit);
   await response.arrayBuffer();
   const ms = performance.now() - start;
   if (!response.ok) throw new Error(`/v1/classify answered ${response.status}: every image sent here must be one the model accepts`);

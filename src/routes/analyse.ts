@@ -64,9 +64,13 @@ export async function analyseUpload(
 ): Promise<Analysis> {
   const limits = readLimits(c.env);
   const timer = stageTimer(c.env.SERVER_TIMING);
+  // The model loads while the body arrives: on a fresh isolate the load then overlaps the client's upload instead
+  // of following it. Its failure is reported after the upload's own errors, as before.
+  const loading = requireModel();
+  loading.catch(() => undefined);
   const { bytes, declaredFormat } = await readImageUpload(c.req.raw, limits.maxUploadBytes);
   c.set('bytesIn', bytes.length);
-  const model = await requireModel();
+  const model = await loading;
   await timer?.mark('read');
   c.set('modelVersion', model.classifier.info.version);
   const operatingPoint = chooseOperatingPoint(c.req.query('operatingPoint'), model.classifier.info.assessment?.operatingPoints ?? null);

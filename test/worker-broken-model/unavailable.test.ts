@@ -22,4 +22,13 @@ describe('a model that cannot load', () => {
     }
     expect((await SELF.fetch('http://cxr.test/healthz')).status).toBe(200);
   });
+
+  it('reports an upload that fails on its own first, although the model now loads while the body arrives', async () => {
+    const empty = await api('/v1/classify', { method: 'POST', body: new Uint8Array(0), headers: { 'content-type': 'image/jpeg' } });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ code: 'empty_body' });
+    // And the failed load is still reported once the body is in.
+    const whole = await api('/v1/classify', { method: 'POST', body: new Uint8Array([0xff, 0xd8, 0xff, 0xd9]), headers: { 'content-type': 'image/jpeg' } });
+    expect(whole.status).toBe(503);
+  });
 });
