@@ -39,6 +39,40 @@ describe('the shipped model, optimised at export', () => {
     }
   }, 60_000);
 
+  it('refuses a rewrite that drops an initializer the Worker reads (Grad-CAM reads the head by name), leaving the file alone', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'optimise-graph-'));
+    const python = ensurePythonEnv(() => undefined);
+    // Conv then BatchNormalization: onnxruntime's basic level folds the BatchNormalization into the Conv, so its
+    // initializers disappear from the optimised graph.
+    const result = spawnSync(python, ['-c', `
+import hashlib, sys, numpy as np, onnx
+from onnx import helper as h, numpy_helper as nh, TensorProto as T
+sys.path.insert(0, sys.argv[2])
+import optimise_graph
+c = 4
+inits = [nh.from_array(np.full((c, 1, 3, 3), 0.1, np.float32), "w")] + [nh.from_array(np.full(c, v, np.float32), n) for n, v in
+         [("bn.scale", 1.5), ("bn.bias", 0.2), ("bn.mean", 0.1), ("bn.var", 2.0)]]
+g = h.make_graph([h.make_node("Conv", ["image", "w"], ["x"], pads=[1, 1, 1, 1]),
+                  h.make_node("BatchNormalization", ["x", "bn.scale", "bn.bias", "bn.mean", "bn.var"], ["features"])],
+                 "g", [h.make_tensor_value_info("image", T.FLOAT, [None, 1, 8, 8])], [h.make_tensor_value_info("features", T.FLOAT, [None, c, 8, 8])], inits)
+m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)]); m.ir_version = 8
+path = sys.argv[1] + "/m.onnx"
+onnx.save(m, path)
+before = hashlib.sha256(open(path, "rb").read()).hexdigest()
+try:
+    optimise_graph.optimise(path, optimise_graph.check_inputs(8, 2), ["bn.scale", "bn.var"])
+except SystemExit as e:
+    print("refused:", e)
+print("unchanged" if hashlib.sha256(open(path, "rb").read()).hexdigest() == before else "changed")
+print("kept" if optimise_graph.optimise(path, optimise_graph.check_inputs(8, 2), [])["nodes_after"] == 1 else "not fused")
+`, dir, join(EXPORT_DIR, 'python')], { encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/refused: error: graph optimisation removed initializers the Worker reads: bn\.scale, bn\.var/);
+    expect(result.stdout).toMatch(/^unchanged$/m);
+    // Without that constraint the same graph is optimised: one fused Conv.
+    expect(result.stdout).toMatch(/^kept$/m);
+  }, 60_000);
+
   it('cannot be optimised twice: the retrofit command refuses and leaves the file alone', () => {
     const copy = join(mkdtempSync(join(tmpdir(), 'optimise-graph-')), 'model.onnx');
     copyFileSync(MODEL, copy);
