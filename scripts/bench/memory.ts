@@ -32,12 +32,12 @@ async function child(mode: string, file: string): Promise<void> {
       return instantiate(source, imports);
     }) as typeof WebAssembly.instantiate;
     const ort = await import('onnxruntime-web');
-    const { readModelInfo } = await import('../../src/inference/model-info');
+    const { onlineGraphOptimization, readModelInfo } = await import('../../src/inference/model-info');
     const { Classifier } = await import('../../src/inference/classifier');
     ort.env.wasm.numThreads = 1;
     const model = new Uint8Array(readFileSync(new URL('../../model.onnx', import.meta.url)));
     const info = await readModelInfo(model);
-    const classifier = new Classifier(await ort.InferenceSession.create(model, { executionProviders: ['wasm'] }), ort.Tensor, info);
+    const classifier = new Classifier(await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: onlineGraphOptimization(info, ort.env.versions.web) }), ort.Tensor, info);
     await classifier.classify(new Uint8Array(info.inputSize * info.inputSize));
     gc();
     const v8 = await import('node:v8');

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { env as ortWeb } from 'onnxruntime-web';
 import { PREPROCESSING_ID } from '../../src/preprocess';
 import { buildPixelCache } from './cache';
 import { DatasetError, loadDatasets } from './dataset';
@@ -254,6 +255,8 @@ async function main(): Promise<number> {
     pixels: cache.pixels,
     input_size: INPUT_SIZE,
     preprocessing: PREPROCESSING_ID,
+    // The graph is optimised at export only for the onnxruntime the Worker runs (scripts/export/python/optimise_graph.py).
+    onnxruntime_web: ortWeb.versions.web,
     classes: data.classes,
     rows,
     split,

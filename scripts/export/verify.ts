@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as ortNode from 'onnxruntime-node';
 import { Classifier } from '../../src/inference/classifier';
-import { readModelInfo } from '../../src/inference/model-info';
+import { onlineGraphOptimization, readModelInfo } from '../../src/inference/model-info';
 
 export const PARITY_TOLERANCE = 1e-4;
 
@@ -14,7 +14,9 @@ export const PARITY_TOLERANCE = 1e-4;
 export async function loadNodeClassifier(modelPath: string): Promise<Classifier> {
   const bytes = new Uint8Array(readFileSync(modelPath));
   const info = await readModelInfo(bytes);
-  const session = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  // With the graph optimisation the Worker would choose for this runtime.
+  const graphOptimizationLevel = onlineGraphOptimization(info, ortNode.env.versions.node);
+  const session = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel });
   return new Classifier(session, ortNode.Tensor, info);
 }
 

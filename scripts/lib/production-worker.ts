@@ -20,6 +20,8 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 
 export interface Bundle {
   dir: string;
+  /** The checkout it was built from: its wrangler.toml gives the bindings and vars it runs with. */
+  checkout: string;
   /** The files `wrangler deploy` would upload (source maps excluded). */
   files: string[];
   rawBytes: number;
@@ -40,6 +42,7 @@ export function buildBundle(dir: string, checkout = ROOT): Bundle {
   const files = readdirSync(dir).filter((f) => statSync(join(dir, f)).isFile() && !f.endsWith('.map') && f !== 'README.md');
   return {
     dir,
+    checkout,
     files,
     rawBytes: files.reduce((n, f) => n + statSync(join(dir, f)).size, 0),
     gzipBytes: files.reduce((n, f) => n + gzipSync(readFileSync(join(dir, f)), { level: 9 }).length, 0),
@@ -65,7 +68,7 @@ export async function startBundle(
   vars: Record<string, string> = {},
   inspectorPort?: number,
 ): Promise<{ url: URL; stop: () => Promise<void> }> {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'));
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(bundle.checkout, 'wrangler.toml'));
   // The entry first: Miniflare treats the first module as the Worker's main module.
   const files = [...bundle.files].sort((a, b) => Number(b === 'index.js') - Number(a === 'index.js'));
   const mf = new Miniflare({

@@ -26,8 +26,11 @@ export interface Upload {
 
 const mediaTypeOf = (contentType: string) => contentType.split(';')[0].trim().toLowerCase();
 
-/** Reads the uploaded image, or throws a problem (415, 400 empty_body, 413 payload_too_large, 499 client_closed_request). */
-export async function readImageUpload(request: Request, maxBytes: number): Promise<Upload> {
+/**
+ * Checks what an upload's headers alone decide, before any of its body is read: 415 for the type, 413 for a declared
+ * length over the limit (multipart framing adds a little; allowed without letting the file itself exceed the limit).
+ */
+export function checkUploadHeaders(request: Request, maxBytes: number): { contentType: string; mediaType: string; bodyLimit: number } {
   const contentType = request.headers.get('content-type') ?? '';
   const mediaType = mediaTypeOf(contentType);
   const isMultipart = mediaType === 'multipart/form-data';
@@ -38,8 +41,17 @@ export async function readImageUpload(request: Request, maxBytes: number): Promi
         (mediaType ? `; got "${mediaType.slice(0, 64)}".` : '; the request has no Content-Type.'),
     );
   }
-  // Multipart framing adds a little; allow it without letting the file itself exceed the limit.
-  const body = await readBody(request, maxBytes, isMultipart ? MULTIPART_FRAMING_BYTES : 0);
+  const bodyLimit = maxBytes + (isMultipart ? MULTIPART_FRAMING_BYTES : 0);
+  const declared = Number(request.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > bodyLimit) throw tooLarge(maxBytes);
+  return { contentType, mediaType, bodyLimit };
+}
+
+/** Reads the uploaded image, or throws a problem (415, 400 empty_body, 413 payload_too_large, 499 client_closed_request). */
+export async function readImageUpload(request: Request, maxBytes: number): Promise<Upload> {
+  const { contentType, mediaType, bodyLimit } = checkUploadHeaders(request, maxBytes);
+  const isMultipart = mediaType === 'multipart/form-data';
+  const body = await readBody(request, maxBytes, bodyLimit);
   if (!isMultipart) {
     if (body.length === 0) throw problem('empty_body', 'The request body is empty.');
     return { bytes: body, declaredFormat: DECLARED_FORMATS.get(mediaType) };
@@ -62,11 +74,12 @@ export async function readImageUpload(request: Request, maxBytes: number): Promi
   return { bytes, declaredFormat: DECLARED_FORMATS.get(mediaTypeOf((file as Blob).type)) };
 }
 
-/** Reads the body, refusing it once it passes `maxBytes + framingBytes`; the refusal names `maxBytes`, the client's limit. */
-async function readBody(request: Request, maxBytes: number, framingBytes: number): Promise<Uint8Array> {
-  const bodyLimit = maxBytes + framingBytes;
+/**
+ * Reads the body, refusing it once it passes `bodyLimit` (a declared length over it was refused by checkUploadHeaders);
+ * the refusal names `maxBytes`, the client's limit.
+ */
+async function readBody(request: Request, maxBytes: number, bodyLimit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > bodyLimit) throw tooLarge(maxBytes);
   if (!request.body) return new Uint8Array(0);
   // With a declared length the body is read into one buffer of that size: collecting chunks and joining them
   // would hold it twice (an 18 MB DICOM is 36 MB for a moment, in a 128 MB isolate).

@@ -32,11 +32,8 @@ export interface ModelInfo {
   head: HeadDescription | null;
   /** The gate, distance and conformal thresholds; null for models exported before them (no assessment). */
   assessment: AssessmentMetadata | null;
-  /**
-   * onnxruntime's graph optimisation to run when the session is created: 'disabled' when scripts/export saved the
-   * `extended` rewrites into the file (metadata `graph_optimization`), so that no cold start repeats them; else 'all'.
-   */
-  sessionGraphOptimization: 'disabled' | 'all';
+  /** The onnxruntime rewrites scripts/export saved into the file (metadata `graph_optimization`); null when none. */
+  graphOptimization: { level: string; onnxruntime: string } | null;
 }
 
 /** Parses and validates the metadata; throws with a clear message when the contract is broken. */
@@ -72,8 +69,24 @@ export async function readModelInfo(model: Uint8Array): Promise<ModelInfo> {
     // Unlike the informational keys above, a malformed `assessment` is refused: serving without the gate
     // a model meant to have one would classify anything uploaded.
     assessment: meta.assessment === undefined ? null : parseAssessment(meta.assessment, classes),
-    sessionGraphOptimization: (parseJson(meta.graph_optimization) as { level?: unknown } | null)?.level === 'extended' ? 'disabled' : 'all',
+    graphOptimization: parseGraphOptimization(meta.graph_optimization),
   };
+}
+
+function parseGraphOptimization(text: string | undefined): ModelInfo['graphOptimization'] {
+  const value = parseJson(text) as { level?: unknown; onnxruntime?: unknown } | null;
+  return typeof value?.level === 'string' && typeof value.onnxruntime === 'string' ? { level: value.level, onnxruntime: value.onnxruntime } : null;
+}
+
+/**
+ * The graph optimisation a session should run when it is created: 'disabled' when the file already holds the
+ * `extended` rewrites of this very onnxruntime version, so that no cold start repeats them; 'all' otherwise (another
+ * version may rewrite differently, and running them again on an optimised graph is harmless).
+ * @param runtimeVersion the version of the onnxruntime that will run it, e.g. `ort.env.versions.web`
+ */
+export function onlineGraphOptimization(info: Pick<ModelInfo, 'graphOptimization'>, runtimeVersion: string | undefined): 'disabled' | 'all' {
+  const saved = info.graphOptimization;
+  return saved?.level === 'extended' && saved.onnxruntime === runtimeVersion ? 'disabled' : 'all';
 }
 
 function parseJson(text: string | undefined): unknown {

@@ -5,7 +5,7 @@
 import modelFile from '../../model.onnx';
 import { GradCam } from '../explain/gradcam';
 import { Classifier } from './classifier';
-import { readModelInfo } from './model-info';
+import { onlineGraphOptimization, readModelInfo } from './model-info';
 import { createWasmSession, ort } from './ort-backend';
 
 export interface LoadedModel {
@@ -28,7 +28,7 @@ export function getModel(): Promise<LoadedModel> {
 async function load(): Promise<LoadedModel> {
   const bytes = new Uint8Array(modelFile);
   const info = await readModelInfo(bytes);
-  const session = await createWasmSession(bytes, info.sessionGraphOptimization);
+  const session = await createWasmSession(bytes, onlineGraphOptimization(info, ort.env.versions.web));
   return {
     classifier: new Classifier(session, ort.Tensor, info),
     gradCam: info.head ? GradCam.fromModel(bytes, info.head) : null,

@@ -17,7 +17,7 @@ const WASM_MAGIC = new Uint8Array([0x00, 0x61, 0x73, 0x6d]);
 
 /**
  * Creates an InferenceSession on ORT's single-threaded WASM SIMD backend.
- * @param graphOptimizationLevel 'disabled' for a graph whose rewrites were saved at export (ModelInfo says which):
+ * @param graphOptimizationLevel 'disabled' for a graph whose rewrites were saved at export (onlineGraphOptimization):
  *   online optimisation runs in WebAssembly that V8 compiles lazily, so it costs every isolate's first request.
  */
 export async function createWasmSession(model: Uint8Array, graphOptimizationLevel: 'disabled' | 'all' = 'all'): Promise<ort.InferenceSession> {

@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import { readLimits, type AppEnv } from '../env';
 import { problem, quoted } from '../http/problem';
 import { stageTimer } from '../http/server-timing';
-import { readImageUpload } from '../http/upload';
+import { checkUploadHeaders, readImageUpload } from '../http/upload';
 import { ImageError } from '../image/errors';
 import { assess, type Acceptance } from '../inference/assessment';
 import { decide, type OperatingPoints } from '../inference/operating-points';
@@ -65,7 +65,9 @@ export async function analyseUpload(
   const limits = readLimits(c.env);
   const timer = stageTimer(c.env.SERVER_TIMING);
   // The model loads while the body arrives: on a fresh isolate the load then overlaps the client's upload instead
-  // of following it. Its failure is reported after the upload's own errors, as before.
+  // of following it. Not before the headers pass (a 415 or 413 answers at once), and its failure is reported after
+  // the upload's own errors, as before.
+  checkUploadHeaders(c.req.raw, limits.maxUploadBytes);
   const loading = requireModel();
   loading.catch(() => undefined);
   const { bytes, declaredFormat } = await readImageUpload(c.req.raw, limits.maxUploadBytes);

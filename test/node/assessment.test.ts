@@ -7,7 +7,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { describe, expect, it } from 'vitest';
 import { assess, parseAssessment, type Acceptance, type AssessmentMetadata, type Refusal } from '../../src/inference/assessment';
 import { Classifier } from '../../src/inference/classifier';
-import { readModelInfo } from '../../src/inference/model-info';
+import { onlineGraphOptimization, readModelInfo } from '../../src/inference/model-info';
 import { PREPROCESSING_ID } from '../../src/preprocess';
 
 const CLASSES = ['Alpha', 'Beta', 'Gamma'];
@@ -168,14 +168,19 @@ const BASE_META = {
 };
 
 describe('readModelInfo and the Classifier', () => {
-  it('creates the session without online graph optimisation only for a graph whose extended rewrites were saved at export', async () => {
-    const level = async (value?: string) =>
-      (await readModelInfo(onnxWithMetadata(value === undefined ? BASE_META : { ...BASE_META, graph_optimization: value }))).sessionGraphOptimization;
-    expect(await level()).toBe('all');
+  it('creates the session without online graph optimisation only for the extended rewrites of the same onnxruntime', async () => {
+    const level = async (value: string | undefined, runtime = '1.30.0') =>
+      onlineGraphOptimization(await readModelInfo(onnxWithMetadata(value === undefined ? BASE_META : { ...BASE_META, graph_optimization: value })), runtime);
+    expect(await level(undefined)).toBe('all');
     expect(await level(JSON.stringify({ level: 'extended', onnxruntime: '1.30.0' }))).toBe('disabled');
+    // Another onnxruntime may rewrite differently: it optimises again (harmless on an optimised graph).
+    expect(await level(JSON.stringify({ level: 'extended', onnxruntime: '1.30.0' }), '1.31.0')).toBe('all');
     // Only basic rewrites saved, or a value that cannot be read: onnxruntime still optimises at load.
     expect(await level(JSON.stringify({ level: 'basic', onnxruntime: '1.30.0' }))).toBe('all');
+    expect(await level(JSON.stringify({ level: 'extended' }))).toBe('all');
     expect(await level('extended')).toBe('all');
+    expect((await readModelInfo(onnxWithMetadata({ ...BASE_META, graph_optimization: '{"level": "extended", "onnxruntime": "1.30.0"}' }))).graphOptimization)
+      .toEqual({ level: 'extended', onnxruntime: '1.30.0' });
   });
 
   it('reads a model without "assessment" as before (assessment null) and one with it validated', async () => {

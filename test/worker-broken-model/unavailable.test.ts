@@ -24,6 +24,14 @@ describe('a model that cannot load', () => {
   });
 
   it('reports an upload that fails on its own first, although the model now loads while the body arrives', async () => {
+    const untyped = await api('/v1/classify', { method: 'POST', body: new Uint8Array([0xff, 0xd8, 0xff, 0xd9]), headers: { 'content-type': 'text/plain' } });
+    expect(untyped.status).toBe(415);
+    const declared = await api('/v1/classify', {
+      method: 'POST',
+      body: new Uint8Array(64),
+      headers: { 'content-type': 'image/jpeg', 'content-length': String(100 * 1024 * 1024) },
+    });
+    expect(declared.status).toBe(413);
     const empty = await api('/v1/classify', { method: 'POST', body: new Uint8Array(0), headers: { 'content-type': 'image/jpeg' } });
     expect(empty.status).toBe(400);
     expect(await empty.json()).toMatchObject({ code: 'empty_body' });

@@ -30,9 +30,11 @@ def _torch_outputs(exportable, pixels: torch.Tensor, batch: int = 64) -> dict[st
     return {name: np.concatenate(v) for name, v in out.items()}
 
 
-def _ort_outputs(path: str, pixels: np.ndarray, names: list[str], batch: int = 64) -> dict[str, np.ndarray]:
+def _ort_outputs(path: str, pixels: np.ndarray, names: list[str], batch: int = 64, optimised: bool = False) -> dict[str, np.ndarray]:
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, os.cpu_count() or 1)
+    if optimised:  # as the Worker runs a graph optimised at export: online optimisation off
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     out = [session.run(names, {"image": pixels[s : s + batch]}) for s in range(0, len(pixels), batch)]
     return {name: np.concatenate([o[k] for o in out]) for k, name in enumerate(names)}
@@ -111,10 +113,10 @@ def export(exportable, job: dict, classes: list[str], temperature: float, metric
     # int8 from the graph as exported: onnxruntime's fused ops (next step) are not what its quantiser expects.
     quantized = quantize(path, test_pixels.numpy(), calibration_pixels.numpy(), job, classes, test_indices) if job.get("quantize") else None
     head_initializers = [name for part in ("dense", "norm", "out") for key, name in head[part].items() if key != "epsilon"]
-    graph = optimise_graph.optimise(path, test_pixels[:32].numpy(), head_initializers)
+    graph = optimise_graph.optimise(path, test_pixels[:32].numpy(), head_initializers, job.get("onnxruntime_web"))
 
     reference_torch = _torch_outputs(exportable, test_pixels)
-    reference_ort = _ort_outputs(path, test_pixels.numpy(), list(reference_torch))
+    reference_ort = _ort_outputs(path, test_pixels.numpy(), list(reference_torch), optimised=graph is not None)
     # Relative to the scale of each output (logits and distances are not probabilities).
     differences = {name: float(np.abs(reference_torch[name] - reference_ort[name]).max(initial=0) / max(1.0, np.abs(reference_torch[name]).max(initial=1)))
                    for name in reference_torch}

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+from onnx import numpy_helper
 
 PARITY_TOLERANCE = 1e-4
 METADATA_KEY = "graph_optimization"
@@ -47,15 +49,24 @@ def _outputs(path: str, pixels: np.ndarray, level: ort.GraphOptimizationLevel) -
     return {name: np.concatenate([r[k] for r in runs]) for k, name in enumerate(names)}
 
 
-def optimise(path: str, pixels: np.ndarray, keep_initializers: list[str]) -> dict:
+def optimise(path: str, pixels: np.ndarray, keep_initializers: list[str], worker_onnxruntime: str | None) -> dict | None:
     """Rewrites `path` in place with onnxruntime's `extended` optimisations and records them in its metadata.
 
+    Only when this onnxruntime is the version the Worker runs (`worker_onnxruntime`, onnxruntime-web's): the saved
+    graph uses its fused operators, and the Worker skips online optimisation only for its own version. Otherwise the
+    file is left as exported and None returned (the Worker then optimises at load, as before).
     Checks, before replacing the file, that the rewritten graph loaded with online optimisation off gives the
     original's outputs within PARITY_TOLERANCE (relative to each output's scale) on `pixels` [N, 1, S, S], and that
-    the initializers named in `keep_initializers` (the head Grad-CAM reads) survived. Returns what the card records.
+    the initializers named in `keep_initializers` (the head Grad-CAM reads) survived unchanged. Returns what the card
+    records.
     """
+    if worker_onnxruntime != ort.__version__:
+        print(f"graph: left as exported: this onnxruntime is {ort.__version__}, the Worker's onnxruntime-web "
+              f"{worker_onnxruntime or 'unknown'} (the Worker optimises it at load)", flush=True)
+        return None
     reference = _outputs(path, pixels, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
-    handle, optimised = tempfile.mkstemp(suffix=".onnx", dir=os.path.dirname(os.path.abspath(path)))
+    original = onnx.load(path)
+    handle, optimised = tempfile.mkstemp(prefix=".optimise-graph-", suffix=".onnx.partial", dir=os.path.dirname(os.path.abspath(path)))
     os.close(handle)
     try:
         options = ort.SessionOptions()
@@ -64,12 +75,13 @@ def optimise(path: str, pixels: np.ndarray, keep_initializers: list[str]) -> dic
         ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
         model = onnx.load(optimised)
-        names = {i.name for i in model.graph.initializer}
-        lost = [name for name in keep_initializers if name not in names]
+        before = {i.name: i for i in original.graph.initializer}
+        after = {i.name: i for i in model.graph.initializer}
+        lost = [name for name in keep_initializers if name not in after
+                or not np.array_equal(numpy_helper.to_array(after[name]), numpy_helper.to_array(before[name]))]
         if lost:
-            raise SystemExit(f"error: graph optimisation removed initializers the Worker reads: {', '.join(lost)}")
-        record = {"level": LEVEL, "onnxruntime": ort.__version__,
-                  "nodes_before": len(onnx.load(path, load_external_data=False).graph.node), "nodes_after": len(model.graph.node)}
+            raise SystemExit(f"error: graph optimisation removed or changed initializers the Worker reads: {', '.join(lost)}")
+        record = {"level": LEVEL, "onnxruntime": ort.__version__, "nodes_before": len(original.graph.node), "nodes_after": len(model.graph.node)}
         props = {p.key: p for p in model.metadata_props}
         entry = props.get(METADATA_KEY) or model.metadata_props.add()
         entry.key, entry.value = METADATA_KEY, json.dumps({"level": LEVEL, "onnxruntime": ort.__version__})
@@ -82,6 +94,7 @@ def optimise(path: str, pixels: np.ndarray, keep_initializers: list[str]) -> dic
         if not record["max_rel_diff"] <= PARITY_TOLERANCE:
             raise SystemExit(f"error: the optimised graph disagrees with the exported one by {record['max_rel_diff']:.2e} "
                              f"(> {PARITY_TOLERANCE}): " + ", ".join(f"{n} {d:.2e}" for n, d in differences.items()))
+        shutil.copymode(path, optimised)  # mkstemp made it owner-only
         os.replace(optimised, path)
     finally:
         if os.path.exists(optimised):
@@ -91,14 +104,30 @@ def optimise(path: str, pixels: np.ndarray, keep_initializers: list[str]) -> dic
     return record
 
 
+def worker_onnxruntime_version() -> str | None:
+    """The onnxruntime-web version the Worker bundles, from this checkout's node_modules (None when not installed)."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "node_modules", "onnxruntime-web", "package.json")
+    try:
+        with open(path) as fh:
+            return json.load(fh)["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def _retrofit(model_path: str, card_path: str | None = None) -> None:
     model = onnx.load(model_path)
     props = {p.key: p.value for p in model.metadata_props}
     if METADATA_KEY in props:
         raise SystemExit(f"{model_path} is already optimised: {props[METADATA_KEY]}")
+    if "input_size" not in props:
+        raise SystemExit(f"{model_path} has no input_size metadata: it was not written by npm run export")
     head = json.loads(props.get("head", "{}"))
     keep = [name for part in ("dense", "norm", "out") for key, name in head.get(part, {}).items() if key != "epsilon"]
-    record = optimise(model_path, check_inputs(int(props["input_size"])), keep)
+    worker = worker_onnxruntime_version()
+    if worker != ort.__version__:
+        raise SystemExit(f"this onnxruntime is {ort.__version__}, the Worker's onnxruntime-web {worker or 'is not installed (npm ci)'}: "
+                         "the graph would be saved for the wrong runtime")
+    record = optimise(model_path, check_inputs(int(props["input_size"])), keep, worker)
     if card_path:
         import report
 

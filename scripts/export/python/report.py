@@ -129,9 +129,10 @@ def graph_line(graph: dict | None) -> list[str]:
     """The card line saying which onnxruntime rewrites were saved into the file (none for older models)."""
     if not graph:
         return []
+    loads = ("the Worker's onnxruntime-web of the same version loads it with online optimisation off" if graph["level"] == "extended"
+             else "the Worker still optimises it at load")
     return [f"- Graph: onnxruntime {graph['onnxruntime']} `{graph['level']}` optimisations saved at export "
-            f"({graph['nodes_before']} -> {graph['nodes_after']} nodes, outputs within {graph['max_rel_diff']:.1e} of the exported graph); "
-            "the Worker loads it with online optimisation off"]
+            f"({graph['nodes_before']} -> {graph['nodes_after']} nodes, outputs within {graph['max_rel_diff']:.1e} of the exported graph); {loads}"]
 
 
 def markdown(card: dict) -> str:
@@ -291,7 +292,7 @@ def update_card(card_path: str, model_path: str, changes: dict) -> None:
     card["size_bytes"] = os.path.getsize(model_path)
     with open(card_path, "w") as fh:
         json.dump(card, fh, indent=2)
-    with open(card_path[: -len(".json")] + ".md", "w") as fh:
+    with open(os.path.splitext(card_path)[0] + ".md", "w") as fh:
         fh.write(markdown(card) + "\n")
 
 
