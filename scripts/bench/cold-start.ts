@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLocalKey } from '../lib/local-browser';
-import { buildBundle, classifyTimed, startBundle, type Bundle } from '../lib/production-worker';
+import { buildBundle, postImageTimed, startBundle, type Bundle } from '../lib/production-worker';
 import { realXrays } from '../../test/helpers/fixtures';
 
 export interface ColdStart {
@@ -35,7 +35,7 @@ export interface ColdStart {
 export async function coldStart(bundle: Bundle, persistTo: string, key: string, image: Uint8Array, uploadMs = 0): Promise<ColdStart> {
   const worker = await startBundle(bundle, persistTo, { SERVER_TIMING: 'on' });
   try {
-    const send = () => classifyTimed(worker.url, key, image, uploadMs);
+    const send = () => postImageTimed(worker.url, key, image, { uploadMs });
     const first = await send();
     const second = await send();
     return { ms: first.ms, read: first.stages.read, decode: first.stages.decode, infer: first.stages.infer, second: second.ms };

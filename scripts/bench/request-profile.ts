@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { grayscaleQ90, largeFilms } from './films';
 import { inspectUserWorker } from '../lib/inspector';
 import { createLocalKey } from '../lib/local-browser';
-import { buildBundle, classifyTimed, startBundle } from '../lib/production-worker';
+import { buildBundle, postImageTimed, startBundle } from '../lib/production-worker';
 import { writeSection } from '../lib/report-sections';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const worker = await startBundle(bundle, state, {}, INSPECTOR_PORT);
   const rows: string[] = [];
   try {
-    const classify = async (bytes: Uint8Array): Promise<number> => (await classifyTimed(worker.url, key, bytes)).ms;
+    const classify = async (bytes: Uint8Array): Promise<number> => (await postImageTimed(worker.url, key, bytes)).ms;
     const inspector = await inspectUserWorker(INSPECTOR_PORT);
     await inspector.post('Profiler.enable');
     await inspector.post('Profiler.setSamplingInterval', { interval: 200 });

@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import sharp, { type Sharp } from 'sharp';
 import { createLocalKey, startDevServer } from '../lib/local-browser';
-import { buildBundle, startBundle } from '../lib/production-worker';
+import { buildBundle, postImageTimed, startBundle } from '../lib/production-worker';
 import { ownedSections } from '../lib/report-sections';
 import { realXrays } from '../../test/helpers/fixtures';
 import { coldStart, medianColdStart, type ColdStart } from './cold-start';
@@ -95,15 +95,8 @@ interface Sample {
   ms: number;
   stages: Record<string, number>;
 }
-async function request(base: string, path: string, body: Uint8Array, accept = 'application/json'): Promise<Sample> {
-  const authorization = `Bearer ${keys[sent++ % keys.length]}`;
-  const start = performance.now();
-  const res = await fetch(new URL(path, base), { method: 'POST', body: body as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'image/jpeg', accept, authorization } });
-  await res.arrayBuffer();
-  const ms = performance.now() - start;
-  if (!res.ok) throw new Error(`${path} answered ${res.status} for a benchmark image: every image must be one the model accepts`);
-  const stages = Object.fromEntries((res.headers.get('server-timing') ?? '').split(',').map((s) => /(\w+);dur=([\d.]+)/.exec(s)).filter((m) => m).map((m) => [m![1], Number(m![2])]));
-  return { ms, stages };
+function request(base: string, path: string, body: Uint8Array, accept = 'application/json'): Promise<Sample> {
+  return postImageTimed(base, keys[sent++ % keys.length], body, { path, accept });
 }
 async function measure(base: string, path: string, images: Uint8Array[], accept?: string): Promise<Sample[]> {
   for (let i = 0; i < 3; i++) await request(base, path, images[i % images.length], accept);

@@ -111,26 +111,26 @@ function trickle(bytes: Uint8Array, ms: number): ReadableStream<Uint8Array> {
 }
 
 /**
- * One timed POST /v1/classify of a JPEG with an API key, body read to the end; throws on a non-2xx answer.
- * @param uploadMs when above 0, the body is sent as a stream spread over this many milliseconds (no Content-Length)
+ * One timed POST of a JPEG with an API key (by default to /v1/classify), body read to the end; throws on a non-2xx answer.
+ * @param options.uploadMs when above 0, the body is sent as a stream spread over this many milliseconds (no Content-Length)
  * @returns the client-side milliseconds and the answer's Server-Timing stages (empty unless SERVER_TIMING is on)
  */
-export async function classifyTimed(
-  url: URL,
+export async function postImageTimed(
+  base: URL | string,
   key: string,
   jpeg: Uint8Array,
-  uploadMs = 0,
+  { path = '/v1/classify', accept = 'application/json', uploadMs = 0 }: { path?: string; accept?: string; uploadMs?: number } = {},
 ): Promise<{ ms: number; stages: Record<string, number> }> {
   const start = performance.now();
-  const response = await fetch(new URL('/v1/classify', url), {
+  const response = await fetch(new URL(path, base), {
     method: 'POST',
     body: uploadMs > 0 ? trickle(jpeg, uploadMs) : (jpeg as Uint8Array<ArrayBuffer>),
-    headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${key}` },
+    headers: { 'content-type': 'image/jpeg', accept, authorization: `Bearer ${key}` },
     ...(uploadMs > 0 ? { duplex: 'half' } : {}),
   } as RequestInit);
   await response.arrayBuffer();
   const ms = performance.now() - start;
-  if (!response.ok) throw new Error(`/v1/classify answered ${response.status}: every image sent here must be one the model accepts`);
+  if (!response.ok) throw new Error(`${path} answered ${response.status}: every image sent here must be one the model accepts`);
   const timing = response.headers.get('server-timing') ?? '';
   return { ms, stages: Object.fromEntries([...timing.matchAll(/(\w+);dur=([\d.]+)/g)].map((m) => [m[1], Number(m[2])])) };
 }

@@ -26,11 +26,22 @@ export interface Upload {
 
 const mediaTypeOf = (contentType: string) => contentType.split(';')[0].trim().toLowerCase();
 
+/** What checkUploadHeaders read from an upload's headers. */
+export interface UploadHeaders {
+  contentType: string;
+  mediaType: string;
+  isMultipart: boolean;
+  /** The most bytes the body may have: the limit plus multipart framing. */
+  bodyLimit: number;
+  /** The Content-Length, NaN when there is none. */
+  declared: number;
+}
+
 /**
  * Checks what an upload's headers alone decide, before any of its body is read: 415 for the type, 413 for a declared
  * length over the limit (multipart framing adds a little; allowed without letting the file itself exceed the limit).
  */
-export function checkUploadHeaders(request: Request, maxBytes: number): { contentType: string; mediaType: string; bodyLimit: number } {
+export function checkUploadHeaders(request: Request, maxBytes: number): UploadHeaders {
   const contentType = request.headers.get('content-type') ?? '';
   const mediaType = mediaTypeOf(contentType);
   const isMultipart = mediaType === 'multipart/form-data';
@@ -44,14 +55,16 @@ export function checkUploadHeaders(request: Request, maxBytes: number): { conten
   const bodyLimit = maxBytes + (isMultipart ? MULTIPART_FRAMING_BYTES : 0);
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > bodyLimit) throw tooLarge(maxBytes);
-  return { contentType, mediaType, bodyLimit };
+  return { contentType, mediaType, isMultipart, bodyLimit, declared };
 }
 
-/** Reads the uploaded image, or throws a problem (415, 400 empty_body, 413 payload_too_large, 499 client_closed_request). */
-export async function readImageUpload(request: Request, maxBytes: number): Promise<Upload> {
-  const { contentType, mediaType, bodyLimit } = checkUploadHeaders(request, maxBytes);
-  const isMultipart = mediaType === 'multipart/form-data';
-  const body = await readBody(request, maxBytes, bodyLimit);
+/**
+ * Reads the uploaded image, or throws a problem (415, 400 empty_body, 413 payload_too_large, 499 client_closed_request).
+ * @param headers the upload's headers as checkUploadHeaders read them, when the caller checked them already
+ */
+export async function readImageUpload(request: Request, maxBytes: number, headers = checkUploadHeaders(request, maxBytes)): Promise<Upload> {
+  const { contentType, mediaType, isMultipart } = headers;
+  const body = await readBody(request, maxBytes, headers);
   if (!isMultipart) {
     if (body.length === 0) throw problem('empty_body', 'The request body is empty.');
     return { bytes: body, declaredFormat: DECLARED_FORMATS.get(mediaType) };
@@ -78,8 +91,7 @@ export async function readImageUpload(request: Request, maxBytes: number): Promi
  * Reads the body, refusing it once it passes `bodyLimit` (a declared length over it was refused by checkUploadHeaders);
  * the refusal names `maxBytes`, the client's limit.
  */
-async function readBody(request: Request, maxBytes: number, bodyLimit: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get('content-length') ?? NaN);
+async function readBody(request: Request, maxBytes: number, { bodyLimit, declared }: UploadHeaders): Promise<Uint8Array> {
   if (!request.body) return new Uint8Array(0);
   // With a declared length the body is read into one buffer of that size: collecting chunks and joining them
   // would hold it twice (an 18 MB DICOM is 36 MB for a moment, in a 128 MB isolate).

@@ -67,10 +67,10 @@ export async function analyseUpload(
   // The model loads while the body arrives: on a fresh isolate the load then overlaps the client's upload instead
   // of following it. Not before the headers pass (a 415 or 413 answers at once), and its failure is reported after
   // the upload's own errors, as before.
-  checkUploadHeaders(c.req.raw, limits.maxUploadBytes);
+  const headers = checkUploadHeaders(c.req.raw, limits.maxUploadBytes);
   const loading = requireModel();
   loading.catch(() => undefined);
-  const { bytes, declaredFormat } = await readImageUpload(c.req.raw, limits.maxUploadBytes);
+  const { bytes, declaredFormat } = await readImageUpload(c.req.raw, limits.maxUploadBytes, headers);
   c.set('bytesIn', bytes.length);
   const model = await loading;
   await timer?.mark('read');
