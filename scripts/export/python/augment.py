@@ -45,12 +45,24 @@ def sharpness_and_noise(x: torch.Tensor, generator: torch.Generator, noise: floa
     taps = torch.arange(-2, 3, dtype=torch.float32)
     kernel = torch.exp(-(taps**2) / (2 * sigma**2))
     kernel = (kernel / kernel.sum()).to(dev)
-    blurred = F.conv2d(F.pad(x, (2, 2, 0, 0), mode="replicate"), kernel.view(1, 1, 1, 5))
-    blurred = F.conv2d(F.pad(blurred, (0, 0, 2, 2), mode="replicate"), kernel.view(1, 1, 5, 1))
+    blurred = blur_separable(x, kernel)
     amount = _uniform(n, -0.8, 1.0, generator, dev).view(n, 1, 1, 1)
     x = x + amount * (x - blurred)
     sd = _uniform(n, 0, noise, generator, dev).view(n, 1, 1, 1)
     return (x + sd * torch.randn(x.shape, generator=generator).to(dev)).clamp(0, 255)
+
+
+def blur_separable(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """`x` [N, 1, H, W] filtered by the odd-length 1-D `kernel` along rows, then columns, with replicated
+    edges. A weighted sum of shifted views rather than F.conv2d: on the CPU PyTorch's one-channel 1x5
+    convolution took 109 ms per 64-image batch against 10 ms for this (torch 2.11, 2 cores), and the two
+    passes were a sixth of a training step."""
+    r = kernel.numel() // 2
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (r, r, 0, 0), mode="replicate")
+    rows = sum(padded[..., i : i + w] * kernel[i] for i in range(kernel.numel()))
+    padded = F.pad(rows, (0, 0, r, r), mode="replicate")
+    return sum(padded[..., i : i + h, :] * kernel[i] for i in range(kernel.numel()))
 
 
 def resolution(x: torch.Tensor, generator: torch.Generator, p: float = 0.6) -> torch.Tensor:

@@ -40,6 +40,32 @@ def pick_device(requested: str) -> torch.device:
     return torch.device("cuda")
 
 
+def training_memory_format(device: torch.device) -> torch.memory_format:
+    """NHWC on the CPU, where oneDNN runs this network's convolutions (the depthwise ones above all) faster
+    in it: a training step of 64 images took 0.54-0.57 s against 0.86 s in NCHW (torch 2.11, 2 cores).
+    CUDA keeps NCHW (not measured there). Training only: the model is back in NCHW before the figures and
+    the export, so that they describe the graph that is exported."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
+def training_model(arch: str, classes: int, gate_kinds: int, pretrained: str | None, frozen: int, device: torch.device) -> Classifier:
+    """The classifier as training starts: ImageNet weights loaded, backbone blocks 0..frozen-1 frozen, on `device`
+    in its training memory format."""
+    model = Classifier(arch, classes, gate_kinds)
+    if pretrained:
+        try:
+            load_pretrained(model.imagenet, arch, pretrained)
+        except ValueError as error:
+            raise SystemExit(f"error: --pretrained {error}") from None
+        log(f"pretrained: {pretrained}")
+    for index, block in enumerate(model.backbone):
+        for p in block.parameters():
+            p.requires_grad = index >= frozen
+    if frozen:
+        log(f"backbone blocks 0..{frozen - 1} frozen (ImageNet low-level filters)")
+    return model.to(device, memory_format=training_memory_format(device))
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -201,20 +227,9 @@ def main() -> int:
     negatives_of = lambda side: split[side][~is_chest[split[side]]]  # noqa: E731
     has_gate = (~is_chest).any()
 
-    model = Classifier(job["arch"], k, len(gate_kinds) if has_gate else 0)
-    if job.get("pretrained"):
-        try:
-            load_pretrained(model.imagenet, job["arch"], job["pretrained"])
-        except ValueError as error:
-            raise SystemExit(f"error: --pretrained {error}") from None
-        log(f"pretrained: {job['pretrained']}")
     frozen = int(job.get("freeze_blocks") or 0)
-    for index, block in enumerate(model.backbone):
-        for p in block.parameters():
-            p.requires_grad = index >= frozen
-    if frozen:
-        log(f"backbone blocks 0..{frozen - 1} frozen (ImageNet low-level filters)")
-    model.to(device)
+    model = training_model(job["arch"], k, len(gate_kinds) if has_gate else 0, job.get("pretrained"), frozen, device)
+    memory_format = training_memory_format(device)
 
     train_rows = split["train"]
     weights = sampling_weights(rows, train_rows)
@@ -285,7 +300,7 @@ def main() -> int:
                 picked = np.concatenate([picked, negative_train[torch.multinomial(negative_weights, negative_batch, replacement=True, generator=generator).numpy()]])
             idx = torch.from_numpy(picked).to(pixels.device)
             x = pixels.index_select(0, idx).to(device, non_blocking=True).unsqueeze(1).float()
-            x = augment(x, generator, job.get("augment", "basic"))
+            x = augment(x, generator, job.get("augment", "basic")).contiguous(memory_format=memory_format)
             chest = torch.from_numpy(is_chest[picked]).to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 if has_gate:
@@ -340,7 +355,7 @@ def main() -> int:
     duration = time.time() - started
     model.load_state_dict(best["state"])
     log(f"best epoch (weight average) by mean validation macro-F1, seen and unseen sources: {best['epoch']} ({best['score']:.4f})")
-    model.cpu().eval()
+    model.to("cpu", memory_format=torch.contiguous_format).eval()
     training = dict(job["training_summary"])
     training.update({"architecture": job["arch"], "pretrained": os.path.basename(job["pretrained"]) if job.get("pretrained") else None,
                      "epochs": job["epochs"], "best_epoch": best["epoch"], "batch_size": batch, "recipe": job["recipe"],
