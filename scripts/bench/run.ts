@@ -127,7 +127,25 @@ async function native(bytes: Uint8Array): Promise<{ decode: number; infer: numbe
   await session.run({ image: new ortNode.Tensor('float32', Float32Array.from(pixels), [1, 1, 256, 256]) });
   return { decode: t1 - t0, infer: performance.now() - t1 };
 }
-const nativeRows: { decode: number[]; infer: number[]; total: number[] }[] = [];
+type NativeRow = { decode: number[]; infer: number[]; total: number[] };
+const nativeRows: NativeRow[] = [];
+
+/** Classifications of `list` on `base`, each followed by the native stack on the same image (after 3 warm-ups). */
+async function interleaved(base: string, list: Uint8Array[]): Promise<{ samples: Sample[]; native: NativeRow }> {
+  const samples: Sample[] = [];
+  const row: NativeRow = { decode: [], infer: [], total: [] };
+  for (let r = -3; r < RUNS; r++) {
+    const image = list[(r + 3) % list.length];
+    const sample = await request(base, '/v1/classify', image);
+    const n = await native(image);
+    if (r < 0) continue; // warm-ups
+    samples.push(sample);
+    row.decode.push(n.decode);
+    row.infer.push(n.infer);
+    row.total.push(n.decode + n.infer);
+  }
+  return { samples, native: row };
+}
 
 // End to end with SERVER_TIMING off (as deployed: its zero-timer yields cost a little), each request
 // followed by the native stack on the same image, so that both see the same machine (on these shared
@@ -138,18 +156,7 @@ let worker = await startBundle(bundle, state);
 try {
   const base = String(worker.url);
   for (const [i, set] of sets.entries()) {
-    const classify: Sample[] = [];
-    const nativeRow = { decode: [] as number[], infer: [] as number[], total: [] as number[] };
-    for (let r = -3; r < RUNS; r++) {
-      const image = images[i][(r + 3) % images[i].length];
-      const sample = await request(base, '/v1/classify', image);
-      const n = await native(image);
-      if (r < 0) continue; // warm-ups
-      classify.push(sample);
-      nativeRow.decode.push(n.decode);
-      nativeRow.infer.push(n.infer);
-      nativeRow.total.push(n.decode + n.infer);
-    }
+    const { samples: classify, native: nativeRow } = await interleaved(base, images[i]);
     nativeRows.push(nativeRow);
     const row: (typeof ours)[number] = { classify, dev: [], stages: [] };
     if (set.explain) {
@@ -170,18 +177,13 @@ try {
 }
 // wrangler dev, interleaved with the native stack as the bundle was, so that its ratio compares requests made on
 // the same machine at the same moment (the machine's speed moves by a tenth between the phases of one run).
-const devNative: number[][] = sets.map(() => []);
+const devNative: number[][] = [];
 const stop = await startDevServer(PORT, devArgs);
 try {
   for (const [i] of sets.entries()) {
-    for (let r = -3; r < RUNS; r++) {
-      const image = images[i][(r + 3) % images[i].length];
-      const sample = await request(DEV, '/v1/classify', image);
-      const n = await native(image);
-      if (r < 0) continue; // warm-ups
-      ours[i].dev.push(sample);
-      devNative[i].push(n.decode + n.infer);
-    }
+    const { samples, native: nativeRow } = await interleaved(DEV, images[i]);
+    ours[i].dev = samples;
+    devNative[i] = nativeRow.total;
   }
 } finally {
   stop();
