@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { rgbToLuma } from '../../src/image/decode';
 import { applyOrientation } from '../../src/preprocess/orientation';
-import { resizeLuma } from '../../src/preprocess/resize';
+import { axisWeights, resizeLuma } from '../../src/preprocess/resize';
 import { detectFormat, preprocessImage, preprocessJpeg } from '../../src/preprocess';
 import { ImageError } from '../../src/image/errors';
 import { nativeRadiograph } from '../helpers/dicom';
@@ -129,6 +129,42 @@ describe('resize edge cases', () => {
     expect(new Set(out.subarray(0, 7))).toEqual(new Set([0]));
     expect(out[7]).toBeGreaterThan(0);
     expect(out[8]).toBeLessThan(255);
+  });
+});
+
+describe('resize loops', () => {
+  /** The filter as its definition reads: each output pixel's row sums (float32), then its column sum, rounded. */
+  function definition(data: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+    const h = axisWeights(width, outWidth);
+    const v = axisWeights(height, outHeight);
+    const rows = new Float32Array(height * outWidth);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < outWidth; x++) {
+        let sum = 0;
+        for (let k = 0; k < h.count[x]; k++) sum += data[y * width + h.start[x] + k] * h.weights[x * h.taps + k];
+        rows[y * outWidth + x] = sum;
+      }
+    }
+    return Uint8Array.from({ length: outWidth * outHeight }, (_, i) => {
+      const [y, x] = [Math.floor(i / outWidth), i % outWidth];
+      let sum = 0;
+      for (let k = 0; k < v.count[y]; k++) sum += rows[(v.start[y] + k) * outWidth + x] * v.weights[y * v.taps + k];
+      return Math.round(sum);
+    });
+  }
+
+  it("gives the definition's bits through the 5- and 7-tap loops and the general one", () => {
+    // Windows of 3, 5, 7 and 9 taps on each axis, and inputs shorter than their window.
+    const sizes = [[256, 300], [450, 560], [500, 500], [620, 725], [640, 1000], [3, 700], [700, 4], [6, 6]];
+    const taps = new Set<number>();
+    for (const [w, h] of sizes) {
+      const src = plane(w, h, (x, y) => (Math.imul(x * 131 + y * 7919, 2654435761) >>> 24) & 255);
+      for (const [ow, oh] of [[256, 256], [37, 300]]) {
+        taps.add(axisWeights(w, ow).taps).add(axisWeights(h, oh).taps);
+        expect(Buffer.from(resizeLuma(src, w, h, ow, oh)).equals(Buffer.from(definition(src, w, h, ow, oh))), `${w}x${h} to ${ow}x${oh}`).toBe(true);
+      }
+    }
+    expect([3, 5, 7, 9].every((t) => taps.has(t))).toBe(true);
   });
 });
 

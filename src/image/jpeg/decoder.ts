@@ -8,7 +8,8 @@
  */
 import { ImageError } from '../errors';
 import { BitReader, END_OF_BLOCK, MAX_PADDING_BITS, type HuffmanTable } from './huffman';
-import { CONTRIBUTES, ZIGZAG, clampToByte, idctBlock, idctFlat } from './idct';
+import { clampToByte } from '../byte-rounding';
+import { CONTRIBUTES, ZIGZAG, idctBlock, idctFlat } from './idct';
 import { isRgb, nextMarker, readColourMarker, readHuffmanTables, readQuantisationTables, readSegment, tableCounter, type ColourMarkers } from './segments';
 
 /** A decoded luminance plane at 1/scale of the image's size. */

@@ -5,6 +5,8 @@
  * reduced block costs a fraction of a full one. At N = 1 this is the block mean, F(0,0) / 8.
  */
 
+import { clampToByte } from '../byte-rounding';
+
 /**
  * basis[N][X * 8 + u]: mean over the 8/N full-size positions x of output X of c(u) cos((2x+1) u pi / 16) / 2.
  * N = 4 and 8 run through the same four-wide code; N = 2 has a two-wide path of its own (idct2), and N = 1 needs
@@ -189,10 +191,4 @@ export function idctFlat(dc: number, n: number, out: Uint8Array, outWidth: numbe
     const row = (y0 + Y) * outWidth;
     for (let X = 0; X < n && x0 + X < outWidth; X++) out[row + x0 + X] = value;
   }
-}
-
-/** Rounds to the nearest 8-bit sample value, 0..255. */
-export function clampToByte(v: number): number {
-  // Stryker disable next-line EqualityOperator: at exactly 0 or 255 both branches give the same value
-  return v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
 }
