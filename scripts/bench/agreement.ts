@@ -60,7 +60,7 @@ async function compare(label: string, encode: (bytes: Uint8Array) => Promise<Uin
 const rows = [
   await compare('as stored (128–320 px: DCT scale 1/1)', async (bytes) => bytes),
   await compare('re-encoded at 2000x2000 gray q90 (DCT scale 1/4)', async (bytes) =>
-    new Uint8Array(await sharp(bytes).resize(2000, 2000, { fit: 'fill', kernel: 'lanczos3' }).grayscale().jpeg({ quality: 90 }).toBuffer())),
+    new Uint8Array(await sharp(bytes).resize(2000, 2000, { fit: 'fill', kernel: 'lanczos3' }).toColourspace('b-w').jpeg({ quality: 90 }).toBuffer())),
 ];
 const section = `## Decoder at model level (\`npx tsx scripts/bench/agreement.ts ../shared/data/cxr5 ../shared/data/cxr5/MANIFEST.csv\`)
 

@@ -7,12 +7,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 export const BENCHMARKS = new URL('../../BENCHMARKS.md', import.meta.url).pathname;
 
-/** Replaces (or appends) the section `name` of `file` with `body`. */
+/** Replaces (or appends) the section `name` of `file` with `body` (taken literally: a `$&` in it stays as it is). */
 export function writeSection(name: string, body: string, file = BENCHMARKS): void {
   const section = `<!-- ${name} -->\n${body.trim()}\n<!-- /${name} -->`;
   const pattern = new RegExp(`<!-- ${name} -->[\\s\\S]*<!-- /${name} -->`);
   const text = readFileSync(file, 'utf8');
-  writeFileSync(file, pattern.test(text) ? text.replace(pattern, section) : `${text.trimEnd()}\n\n${section}\n`);
+  writeFileSync(file, pattern.test(text) ? text.replace(pattern, () => section) : `${text.trimEnd()}\n\n${section}\n`);
 }
 
 /** Every owned section of `file`, in order, to carry over when the whole file is rewritten. */
