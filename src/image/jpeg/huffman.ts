@@ -209,72 +209,74 @@ export class BitReader {
    * Decodes one baseline block's AC coefficients (k = 1..63, F.2.2.2), keeping those whose zig-zag position k has
    * `place[k] < 64` (the ones a reduced-size IDCT uses): each is dequantised into out[place[k]] (times quant[place[k]]),
    * and place[k] is appended to `places`. Returns how many were kept; the last one is the latest in zig-zag order.
-   * Most of a decode's time is spent here, so the whole block runs in one loop with the bit buffer in locals
-   * (written back around the slow paths: long codes, ZRL, and refills that meet a 0xFF byte; the fast refill is
-   * fill()'s, inlined).
+   * Most of a decode's time is spent here: the common steps run in an inner loop with the bit buffer in locals
+   * (the fast refill is fill()'s, inlined), the rare ones (long codes, ZRL, refills that meet a 0xFF byte) outside it.
    */
   decodeAc(table: HuffmanTable, place: Uint8Array, quant: Float32Array, out: Float32Array, places: Uint8Array): number {
     const data = this.data;
     const fast = table.fast;
-    let bits = this.bits;
-    let count = this.count;
-    let pos = this.pos;
-    let nextFF = this.nextFF;
     let kept = 0;
-    for (let k = 1; k < 64; k++) {
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: filling with bits still buffered only tops the buffer up
-      if (count < 16) {
-        if (pos + 2 <= nextFF) {
+    let k = 1;
+    for (;;) {
+      // The common steps, in a loop with no calls, so V8 keeps the bit buffer and the arrays in registers; it
+      // stops at the end of the block or at a step that needs one (a refill that meets a 0xFF byte, a long
+      // code, ZRL), which the code after it takes before going round again.
+      let bits = this.bits;
+      let count = this.count;
+      let pos = this.pos;
+      const nextFF = this.nextFF;
+      let slow = false;
+      for (; k < 64; k++) {
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: filling with bits still buffered only tops the buffer up
+        if (count < 16) {
+          if (pos + 2 > nextFF) {
+            slow = true;
+            break;
+          }
           bits = (bits << 16) | (data[pos] << 8) | data[pos + 1];
           pos += 2;
           count += 16;
-        } else {
-          this.bits = bits;
-          this.count = count;
-          this.pos = pos;
-          this.fillSlow();
-          bits = this.bits;
-          count = this.count;
-          pos = this.pos;
-          nextFF = this.nextFF;
         }
-      }
-      const entry = fast[(bits >>> (count - LOOKUP_BITS)) & ((1 << LOOKUP_BITS) - 1)];
-      let value: number;
-      if (entry !== 0) {
+        const entry = fast[(bits >>> (count - LOOKUP_BITS)) & ((1 << LOOKUP_BITS) - 1)];
+        if (entry === 0) {
+          slow = true;
+          break;
+        }
         count -= entry & 0xff;
         if (entry & END_OF_BLOCK) break;
         k += (entry >> 8) & 15;
-        value = entry >> 16;
-      } else {
-        this.bits = bits;
-        this.count = count;
-        this.pos = pos;
-        const rs = this.decode(table);
-        const size = rs & 15;
-        value = size === 0 ? 0 : this.receiveExtend(size);
-        bits = this.bits;
-        count = this.count;
-        pos = this.pos;
-        nextFF = this.nextFF;
-        if (size === 0) {
-          if (rs >> 4 < 15) break; // end of block
-          k += 15; // a run of 16 zeros (the loop adds the 16th)
-          continue;
+        if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
+        const at = place[k];
+        if (at < 64) {
+          out[at] = (entry >> 16) * quant[at];
+          places[kept++] = at;
         }
-        k += rs >> 4;
       }
+      this.bits = bits;
+      this.count = count;
+      this.pos = pos;
+      if (!slow) return kept;
+      if (count < 16) {
+        this.fillSlow();
+        continue;
+      }
+      const rs = this.decode(table);
+      const size = rs & 15;
+      if (size === 0) {
+        if (rs >> 4 < 15) return kept; // end of block
+        k += 16; // a run of 16 zeros
+        continue;
+      }
+      const value = this.receiveExtend(size);
+      k += rs >> 4;
       if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
       const at = place[k];
       if (at < 64) {
         out[at] = value * quant[at];
         places[kept++] = at;
       }
+      k++;
     }
-    this.bits = bits;
-    this.count = count;
-    this.pos = pos;
-    return kept;
   }
 
   /** Discards buffered bits (at a restart interval or the end of a scan). */
