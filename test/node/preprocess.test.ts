@@ -165,6 +165,11 @@ describe('resize loops', () => {
       }
     }
     expect([3, 5, 7, 9].every((t) => taps.has(t))).toBe(true);
+    // Windows of 5 and 7 taps on inputs shorter than that (2 and 3 pixels shrunk to 1).
+    for (const [w, h] of [[2, 2], [3, 3], [2, 3]]) {
+      const src = plane(w, h, (x, y) => 40 * x + 90 * y + 7);
+      expect(Array.from(resizeLuma(src, w, h, 1, 1)), `${w}x${h} to 1x1`).toEqual(Array.from(definition(src, w, h, 1, 1)));
+    }
   });
 });
 
