@@ -343,18 +343,22 @@ function decodeScan(
   };
 
   let mcu = 0;
+  // The MCU's row and column, stepped along with `mcu` (a division per block costs more than the step).
+  const perLine = single ? c0.blocksPerLine : frame.mcusPerLine;
+  let mcuRow = 0;
+  let mcuCol = 0;
   while (mcu < totalMcus) {
     const stop = restartInterval ? Math.min(totalMcus, mcu + restartInterval) : totalMcus;
     for (; mcu < stop; mcu++) {
-      if (single) {
-        const row = Math.floor(mcu / c0.blocksPerLine);
-        decodeBlock(c0, row, mcu % c0.blocksPerLine);
-      } else {
-        const mcuRow = Math.floor(mcu / frame.mcusPerLine);
-        const mcuCol = mcu % frame.mcusPerLine;
+      if (single) decodeBlock(c0, mcuRow, mcuCol);
+      else {
         for (const c of components) {
           for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) decodeBlock(c, mcuRow * c.v + v, mcuCol * c.h + h);
         }
+      }
+      if (++mcuCol === perLine) {
+        mcuCol = 0;
+        mcuRow++;
       }
       // Stryker disable next-line ConditionalExpression: checking again once the marker is known gives the same answer
       if (!dataEndChecked) checkDataEnd();
