@@ -8,6 +8,7 @@
  * NaN gives 0, as Math.round's NaN does once stored in a Uint8Array.
  */
 export function clampToByte(v: number): number {
-  // Stryker disable next-line EqualityOperator: at exactly 0.5 or 255 both branches give the same value
-  return v < 0.5 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
+  if (v < 0.5) return 0;
+  // Stryker disable next-line EqualityOperator: at exactly 255 both branches give 255
+  return v >= 255 ? 255 : (v + 0.5) | 0;
 }
