@@ -10,6 +10,12 @@
  * - colour: combining component planes into luminance (decoder.ts `combine`);
  * - resize and stretch: src/preprocess;
  * - other: header parsing, allocation, garbage collection, the profiler itself.
+ * The first four films also go through as 12-bit DICOM (scripts/bench/films.ts), uncompressed and in the two
+ * lossless syntaxes dcmtk writes (needs dcmtk), with stages of their own:
+ * - decompression: src/image/dicom/codecs (JPEG lossless, RLE) and the bit reader they share (huffman.ts);
+ * - grayscale pipeline: the lookup table and its pass over the pixels (grayscale-pipeline.ts, decode.ts's
+ *   renderGrayscale and lookUpWordsFourAtATime), and the frame's samples read out of the file (nativeFrame);
+ * - resize: src/preprocess; other: parsing the data set, allocation, garbage collection, the profiler.
  * Self time, so a stage's share is the time spent in its own code. Writes the `decoder-stages` section of
  * BENCHMARKS.md. `LARGE_DIR` points elsewhere; `STAGE_ROUNDS` (default 10) decodes of each film per set.
  */
@@ -17,7 +23,8 @@ import { readFileSync } from 'node:fs';
 import { Session, type Profiler } from 'node:inspector/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { grayscaleQ90, largeFilms } from './films';
+import { grayscaleQ90, largeFilms, twelveBitDicom } from './films';
+import { convert } from '../../test/helpers/dicom';
 import { preprocessImage } from '../../src/preprocess';
 import { writeSection } from '../lib/report-sections';
 
@@ -28,8 +35,11 @@ const ROUNDS = Number(process.env.STAGE_ROUNDS ?? 10);
 const LIMITS = { maxPixels: 50_000_000, maxDecodeBytes: 40 * 2 ** 20 };
 const STAGES = ['entropy decoding', 'IDCT', 'colour', 'resize and stretch', 'other'] as const;
 type Stage = (typeof STAGES)[number];
+const DICOM_STAGES = ['decompression', 'grayscale pipeline', 'resize', 'other'] as const;
+type DicomStage = (typeof DICOM_STAGES)[number];
+const DICOM_FILMS = 4;
 
-/** The stage a profiled function belongs to (see the header). */
+/** The stage a profiled function of a JPEG's preprocessing belongs to (see the header). */
 function stageOf(url: string, name: string): Stage {
   if (url.includes('/src/image/jpeg/huffman.ts')) return 'entropy decoding';
   if (url.includes('/src/image/jpeg/idct.ts')) return 'IDCT';
@@ -43,44 +53,74 @@ function stageOf(url: string, name: string): Stage {
   return 'other';
 }
 
+/** The stage a profiled function of a DICOM's preprocessing belongs to (see the header). */
+function dicomStageOf(url: string, name: string): DicomStage {
+  if (url.includes('/src/image/dicom/codecs/') || url.includes('/src/image/jpeg/huffman.ts')) return 'decompression';
+  if (url.includes('/src/image/dicom/grayscale-pipeline.ts')) return 'grayscale pipeline';
+  if (url.includes('/src/image/dicom/decode.ts') && ['renderGrayscale', 'lookUpWordsFourAtATime', 'nativeFrame'].includes(name)) return 'grayscale pipeline';
+  if (url.includes('/src/preprocess/')) return 'resize';
+  return 'other';
+}
+
 /** Self time per stage, in milliseconds, from a V8 CPU profile. */
-function stageTimes(profile: Profiler.Profile): Record<Stage, number> {
+function stageTimes<S extends string>(profile: Profiler.Profile, stages: readonly S[], stageOf: (url: string, name: string) => S): Record<S, number> {
   const byNode = new Map(profile.nodes.map((n) => [n.id, stageOf(n.callFrame.url, n.callFrame.functionName)]));
-  const times = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>;
+  const times = Object.fromEntries(stages.map((s) => [s, 0])) as Record<S, number>;
   const deltas = profile.timeDeltas ?? [];
-  for (let i = 0; i < (profile.samples ?? []).length; i++) times[byNode.get(profile.samples![i]) ?? 'other'] += (deltas[i] ?? 0) / 1000;
+  for (let i = 0; i < (profile.samples ?? []).length; i++) times[byNode.get(profile.samples![i]) ?? stages[stages.length - 1]] += (deltas[i] ?? 0) / 1000;
   return times;
 }
 
-async function main(): Promise<void> {
-  const films = largeFilms(LARGE);
-  const q90 = await grayscaleQ90(films);
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+/**
+ * One table row per set: the median milliseconds per file, and each stage's share of the profile (and milliseconds
+ * per file), over ROUNDS rounds of the Worker's preprocessing of every file of the set.
+ */
+async function profileRows<S extends string>(
+  session: Session, sets: (readonly [string, Uint8Array[]])[], stages: readonly S[], stageOf: (url: string, name: string) => S,
+): Promise<string[]> {
   const rows: string[] = [];
-  for (const [name, files] of [[`real films as stored (${films.length})`, films], [`the same films as grayscale q90 (${films.length})`, q90]] as const) {
-    const images = files.map((f) => new Uint8Array(readFileSync(f)));
+  for (const [name, images] of sets) {
     for (const bytes of images) preprocessImage(bytes, 256, LIMITS); // warm-up: compiled code, as a warm isolate has
-    const perFilm: number[] = [];
+    const perFile: number[] = [];
     await session.post('Profiler.start');
     for (let round = 0; round < ROUNDS; round++) {
       for (const bytes of images) {
         const start = performance.now();
         preprocessImage(bytes, 256, LIMITS);
-        perFilm.push(performance.now() - start);
+        perFile.push(performance.now() - start);
       }
     }
     const { profile } = await session.post('Profiler.stop');
-    const times = stageTimes(profile);
-    const total = STAGES.reduce((n, s) => n + times[s], 0);
-    perFilm.sort((a, b) => a - b);
-    const median = perFilm[Math.floor(perFilm.length / 2)];
-    const cells = STAGES.map((s) => `${((100 * times[s]) / total).toFixed(0)} % (${(times[s] / perFilm.length).toFixed(1)})`);
+    const times = stageTimes(profile, stages, stageOf);
+    const total = stages.reduce((n, s) => n + times[s], 0);
+    perFile.sort((a, b) => a - b);
+    const median = perFile[Math.floor(perFile.length / 2)];
+    const cells = stages.map((s) => `${((100 * times[s]) / total).toFixed(0)} % (${(times[s] / perFile.length).toFixed(1)})`);
     rows.push(`| ${name} | ${median.toFixed(1)} | ${cells.join(' | ')} |`);
     console.log(rows.at(-1));
   }
+  return rows;
+}
+
+const header = (first: string, stages: readonly string[]) => `| ${first} | median ms per file | ${stages.join(' | ')} |
+| --- | ---: | ${stages.map(() => '---:').join(' | ')} |`;
+
+async function main(): Promise<void> {
+  const films = largeFilms(LARGE);
+  const read = (files: string[]) => files.map((f) => new Uint8Array(readFileSync(f)));
+  const jpegSets = [[`real films as stored (${films.length})`, read(films)], [`the same films as grayscale q90 (${films.length})`, read(await grayscaleQ90(films))]] as const;
+  const natives = await Promise.all(films.slice(0, DICOM_FILMS).map((f) => twelveBitDicom(f)));
+  const dicomSets = [
+    [`${natives.length} of the films as 12-bit DICOM, uncompressed`, natives],
+    ['the same, JPEG lossless SV1', natives.map((b) => convert('dcmcjpeg', ['+e1'], b))],
+    ['the same, RLE lossless', natives.map((b) => convert('dcmcrle', [], b))],
+  ] as const;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  const jpegRows = await profileRows(session, [...jpegSets], STAGES, stageOf);
+  const dicomRows = await profileRows(session, [...dicomSets], DICOM_STAGES, dicomStageOf);
   session.disconnect();
   writeSection(
     'decoder-stages',
@@ -88,12 +128,15 @@ async function main(): Promise<void> {
 
 \`npx tsx scripts/bench/decoder-stages.ts\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}): the Worker's
 preprocessing (decode to a reduced size, resize, stretch) in Node, ${ROUNDS} rounds over each set, under V8's sampling
-profiler (100 µs); each stage's self time as a share of the profile, and in brackets milliseconds per film. Node's V8 is
-workerd's engine, so the shares carry over; the absolute times in workerd are in the table above.
+profiler (100 µs); each stage's self time as a share of the profile, and in brackets milliseconds per file. Node's V8 is
+workerd's engine, so the shares carry over; the absolute times in workerd are in the table above. DICOM files are
+resized from their full resolution (no DCT scaling), 12 bits through the grayscale pipeline's lookup table.
 
-| images | median ms per film | ${STAGES.join(' | ')} |
-| --- | ---: | ${STAGES.map(() => '---:').join(' | ')} |
-${rows.join('\n')}`,
+${header('images', STAGES)}
+${jpegRows.join('\n')}
+
+${header('DICOM files', DICOM_STAGES)}
+${dicomRows.join('\n')}`,
   );
   console.log('Wrote the decoder-stages section of BENCHMARKS.md');
 }

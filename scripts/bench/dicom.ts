@@ -19,9 +19,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import sharp from 'sharp';
 import { preprocessImage } from '../../src/preprocess';
-import { convert, nativeRadiograph } from '../../test/helpers/dicom';
+import { tinyDicom, twelveBitDicom } from './films';
+import { convert } from '../../test/helpers/dicom';
 import { writeSection } from '../lib/report-sections';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -31,22 +31,10 @@ const RUNS = 10;
 const dir = mkdtempSync(join(tmpdir(), 'bench-dicom-'));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const window = [
-  { tag: 0x00281050, vr: 'DS', value: '2048' },
-  { tag: 0x00281051, vr: 'DS', value: '4096' },
-];
-async function twelveBit(file: string, size?: number): Promise<Uint8Array> {
-  let image = sharp(file).grayscale();
-  if (size) image = image.resize(size, size, { fit: 'fill' });
-  const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
-  const samples = new Uint16Array(info.width * info.height).map((_, i) => data[i] * 16 + ((i * 5) % 16));
-  return nativeRadiograph({ width: info.width, height: info.height, samples, bitsAllocated: 16, bitsStored: 12, extra: window });
-}
-
 const films = readdirSync(LARGE).filter((f) => /\.jpe?g$/i.test(f)).sort().slice(0, FILMS).map((f) => join(LARGE, f));
 if (films.length === 0) throw new Error(`needs the films of ../shared/data/large (or LARGE_DIR): none in ${LARGE}`);
-const natives = await Promise.all(films.map((f) => twelveBit(f)));
-const square = await twelveBit(films[0], 3000);
+const natives = await Promise.all(films.map((f) => twelveBitDicom(f)));
+const square = await twelveBitDicom(films[0], 3000);
 const sets: { name: string; files: string[] }[] = [];
 const save = (tag: string, bytes: Uint8Array[]) =>
   bytes.map((b, i) => {
@@ -61,8 +49,8 @@ sets.push({ name: 'one film at 3000x3000, 12-bit, uncompressed', files: save('sq
 sets.push({ name: 'one film at 3000x3000, JPEG lossless SV1', files: save('square-sv1', [convert('dcmcjpeg', ['+e1'], square)]) });
 // The largest the defaults admit: uncompressed, a body of MAX_UPLOAD_BYTES (20 MiB: 3238 x 3238 x 2 bytes); compressed,
 // samples filling MAX_DECODE_MEMORY_BYTES (40 MiB: 4579 x 4579 x 2 bytes).
-sets.push({ name: 'largest uncompressed the defaults admit (20 MiB body)', files: save('max-native', [await twelveBit(films[0], 3238)]) });
-sets.push({ name: 'largest compressed the defaults admit (40 MiB of samples), JPEG lossless', files: save('max-sv1', [convert('dcmcjpeg', ['+e1'], await twelveBit(films[0], 4579))]) });
+sets.push({ name: 'largest uncompressed the defaults admit (20 MiB body)', files: save('max-native', [await twelveBitDicom(films[0], 3238)]) });
+sets.push({ name: 'largest compressed the defaults admit (40 MiB of samples), JPEG lossless', files: save('max-sv1', [convert('dcmcjpeg', ['+e1'], await twelveBitDicom(films[0], 4579))]) });
 
 function ours(file: string): number {
   const bytes = new Uint8Array(readFileSync(file));
@@ -76,7 +64,7 @@ function ours(file: string): number {
   return median(times);
 }
 const tiny = join(dir, 'tiny.dcm');
-writeFileSync(tiny, nativeRadiograph({ width: 16, height: 16, samples: new Uint16Array(256), bitsAllocated: 16, bitsStored: 12, extra: window }));
+writeFileSync(tiny, tinyDicom());
 function dcmj2pnm(file: string): number {
   const args = ['+Wi', '1', '+Sxv', '256', '+Syv', '256', file, join(dir, 'out.pgm')];
   const times: number[] = [];
@@ -93,12 +81,12 @@ const startup = dcmj2pnm(tiny);
 const rows = sets.map((set) => {
   const o = median(set.files.map(ours));
   const n = median(set.files.map(dcmj2pnm)) - startup;
-  const sizes = set.files.map((f) => sharpSize(f));
+  const sizes = set.files.map((f) => sourceSize(f));
   const mb = median(set.files.map((f) => statSync(f).size)) / 1e6;
   console.log(`${set.name}: ours ${o.toFixed(1)} ms, dcmj2pnm ${n.toFixed(1)} ms`);
   return `| ${set.name} | ${sizes[0]} | ${mb.toFixed(1)} | ${o.toFixed(1)} | ${n.toFixed(1)} | ${(o / n).toFixed(1)}× |`;
 });
-function sharpSize(file: string): string {
+function sourceSize(file: string): string {
   const image = preprocessImage(new Uint8Array(readFileSync(file)), 256, { maxPixels: 50_000_000 });
   return `${image.source.width}×${image.source.height}`;
 }

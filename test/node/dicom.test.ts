@@ -70,6 +70,22 @@ describe('grayscale pipeline (stored bits -> modality LUT -> VOI -> MONOCHROME1 
     expect(Array.from(luma.data)).toEqual(Array.from(samples, (s) => linear(s, 1900, 2500)));
   });
 
+  it("gives the same pixels whatever the frame's size and where it lies in memory (four pixels a step, and the edges)", () => {
+    // Sizes with 0-3 pixels left over after steps of four; the file at a byte offset 0 or 2 (mod 4) in its buffer, so
+    // the samples start on and off a 4-byte boundary; RLE decodes into a new frame, mapped in place.
+    for (const [w, h] of [[1, 1], [2, 1], [3, 1], [5, 3], [6, 3], [7, 1], [8, 4], [W, H]]) {
+      const frame = Uint16Array.from({ length: w * h }, (_, i) => (i * 797 + 13) % 4096);
+      const file = nativeRadiograph({ width: w, height: h, samples: frame, bitsAllocated: 16, bitsStored: 12, extra: window(1900, 2500) });
+      const expected = Array.from(frame, (v) => linear(v, 1900, 2500));
+      for (const offset of [0, 1, 2, 3]) {
+        const placed = new Uint8Array(file.length + offset);
+        placed.set(file, offset);
+        expect(Array.from(decode(placed.subarray(offset)).luma.data), `${w}x${h} at ${offset}`).toEqual(expected);
+      }
+      expect(Array.from(decode(convert('dcmcrle', [], file)).luma.data), `${w}x${h} RLE`).toEqual(expected);
+    }
+  });
+
   it('uses only the first of several windows', () => {
     const extra = [
       { tag: 0x00281050, vr: 'DS', value: '1900\\400' },

