@@ -16,11 +16,11 @@
  * Usage: npx tsx scripts/bench/dicom.ts
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { preprocessImage } from '../../src/preprocess';
-import { tinyDicom, twelveBitDicom } from './films';
+import { largeFilms, tinyDicom, twelveBitDicom } from './films';
 import { convert } from '../../test/helpers/dicom';
 import { writeSection } from '../lib/report-sections';
 
@@ -31,8 +31,7 @@ const RUNS = 10;
 const dir = mkdtempSync(join(tmpdir(), 'bench-dicom-'));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const films = readdirSync(LARGE).filter((f) => /\.jpe?g$/i.test(f)).sort().slice(0, FILMS).map((f) => join(LARGE, f));
-if (films.length === 0) throw new Error(`needs the films of ../shared/data/large (or LARGE_DIR): none in ${LARGE}`);
+const films = largeFilms(LARGE).slice(0, FILMS);
 const natives = await Promise.all(films.map((f) => twelveBitDicom(f)));
 const square = await twelveBitDicom(films[0], 3000);
 const sets: { name: string; files: string[] }[] = [];

@@ -265,7 +265,8 @@ function renderGrayscale(
   // A 16-bit frame's first whole pair of samples starts 0 or 1 samples in; a new output is placed so that the byte of
   // that sample is 4-byte aligned too (lookUpWordsFourAtATime).
   const lead = array instanceof Uint16Array && array.byteOffset % 4 === 2 ? 1 : 0;
-  const out = inPlace && array ? new Uint8Array(array.buffer, array.byteOffset, n) : new Uint8Array(n + 3).subarray((4 - lead) % 4, (4 - lead) % 4 + n);
+  const start = (4 - lead) % 4;
+  const out = inPlace && array ? new Uint8Array(array.buffer, array.byteOffset, n) : new Uint8Array(start + n).subarray(start);
   if (array instanceof Uint16Array && PLATFORM_LITTLE_ENDIAN && (out.byteOffset + lead) % 4 === 0) {
     lookUpWordsFourAtATime(array, lut, out, shift, mask, n, lead);
   } else if (array) for (let i = 0; i < n; i++) out[i] = lut[(array[i] >> shift) & mask];
