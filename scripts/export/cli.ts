@@ -20,7 +20,7 @@ import { EXPORT_DIR, PythonError, ensurePythonEnv } from './python-env';
 import { groupSplit } from './split';
 import { PARITY_TOLERANCE, verifyAgainstPyTorch } from './verify';
 
-const ARCHITECTURES = ['mobilenet_v3_small', 'mobilenet_v3_large', 'mobilenet_v2'];
+const ARCHITECTURES = ['mobilenet_v3_small', 'mobilenet_v3_small_dw3', 'mobilenet_v3_large', 'mobilenet_v2'];
 const INPUT_SIZE = 256;
 
 const INTENDED_USE =
