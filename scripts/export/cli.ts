@@ -13,7 +13,7 @@ import { env as ortWeb } from 'onnxruntime-web';
 import { PREPROCESSING_ID } from '../../src/preprocess';
 import { buildPixelCache } from './cache';
 import { DatasetError, loadDatasets } from './dataset';
-import { MIN_HELD_OUT_GROUP, chooseHoldout, finalSplit, groupKey, parseGroupList, type HoldoutChoice, type SourceGroup } from './holdout';
+import { MIN_HELD_OUT_GROUP, chooseHoldout, finalSplit, groupKey, parseHoldout, type HoldoutChoice, type SourceGroup } from './holdout';
 import { ACCEPTED_KIND, GATE_KINDS, gateKindOf, generateNegatives, loadNotCxr, type NegativeImage } from './negatives';
 import { gradCamReference } from './gradcam-reference';
 import { EXPORT_DIR, PythonError, ensurePythonEnv } from './python-env';
@@ -39,7 +39,7 @@ const LIMITATIONS = [
 
 function usage(): string {
   return `usage: npm run export -- --data DIR [--manifest FILE] [--data DIR [--manifest FILE] ...] [--group-column unit]
-  [--not-cxr DIR] [--negatives N per generated family, 120] [--holdout auto|none|"val=SOURCE :: CLASS; .../test=..."]
+  [--not-cxr DIR] [--negatives N per generated family, 120] [--holdout auto|none|"val=SOURCE :: CLASS; .../test=...[/shared=...]"]
   [--holdout-min 30] [--final [--recipe-card CARD.json]] [--coverage 0.95] [--epoch-samples N] [--freeze-blocks N]
   [--arch ${ARCHITECTURES.join('|')}] [--pretrained FILE] [--epochs N] [--batch-size N]
   [--device auto|cuda|cpu] [--seed 42] [--recipe original|adamw] [--augment basic|robust|shift] [--split 80/10/10]
@@ -167,9 +167,11 @@ async function main(): Promise<number> {
   if (values.holdout === 'none') holdout = { val: [], test: [], shared: [], reasons: {} };
   else if (values.holdout === 'auto') holdout = chooseHoldout([...sourceGroups.values()], Number(values['holdout-min']));
   else {
-    // Explicit: "val=source :: class; ... / test=source :: class; ..."
-    const [val = '', test = ''] = values.holdout!.split('/');
-    holdout = { val: parseGroupList(val.replace(/^\s*val=/, '')), test: parseGroupList(test.replace(/^\s*test=/, '')), shared: [], reasons: { all: 'chosen with --holdout' } };
+    try {
+      holdout = parseHoldout(values.holdout!);
+    } catch (e) {
+      return fail(`--holdout: ${(e as Error).message}`);
+    }
   }
   for (const key of [...holdout.val, ...holdout.test, ...holdout.shared]) {
     if (!sourceGroups.has(key)) return fail(`--holdout names "${key}", which is not a (source :: class) group of the data`);
@@ -250,7 +252,9 @@ async function main(): Promise<number> {
   const args = process.argv
     .slice(2)
     .filter((arg, i, all) => arg !== '--resume' && !where.includes(arg) && !where.includes(all[i - 1]) && !where.some((w) => arg.startsWith(`${w}=`)));
-  const command = ['npm run export --', ...args].join(' ');
+  // Quoted where a shell would split or expand an argument (an explicit --holdout has spaces and ';'), so it pastes.
+  const quoted = args.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`));
+  const command = ['npm run export --', ...quoted].join(' ');
   const job = {
     pixels: cache.pixels,
     input_size: INPUT_SIZE,

@@ -92,6 +92,34 @@ export function finalSplit(sides: readonly string[], inSharedGroup: (row: number
   return sides.map((side, row) => (side === 'unseen_test' ? 'train' : side === 'unseen_val' && inSharedGroup(row) ? 'val' : side));
 }
 
+/**
+ * Parses an explicit `--holdout`: `val=GROUPS/test=GROUPS[/shared=GROUPS]`, each GROUPS a `;`-separated list of
+ * `source :: class` (see parseGroupList). `shared` groups are split by unit between validation and test, as
+ * chooseHoldout does for a class with one source to spare. The one-role rule of chooseHoldout holds here too: a
+ * source named in two roles is refused, since `--final` would then train on a source that validation calls unseen.
+ */
+export function parseHoldout(text: string): HoldoutChoice {
+  const choice: HoldoutChoice = { val: [], test: [], shared: [], reasons: {} };
+  // Sources are "owner/repo", so a "/" separates roles only where a role name and "=" follow it.
+  const starts = [...text.matchAll(/(?:^|\/)\s*(val|test|shared)\s*=/g)];
+  if (starts.length === 0 || starts[0].index !== 0) throw new Error(`"${text.trim()}" does not start with "val=", "test=" or "shared="`);
+  starts.forEach((start, n) => {
+    const end = n + 1 < starts.length ? starts[n + 1].index : text.length;
+    choice[start[1] as 'val' | 'test' | 'shared'].push(...parseGroupList(text.slice(start.index + start[0].length, end)));
+  });
+  const roleOf = new Map<string, string>();
+  for (const role of ['val', 'test', 'shared'] as const) {
+    for (const key of choice[role]) {
+      const source = key.slice(0, key.lastIndexOf(' :: '));
+      const before = roleOf.get(source);
+      if (before !== undefined && before !== role) throw new Error(`source "${source}" is named for both ${before} and ${role}: a source plays one role`);
+      roleOf.set(source, role);
+    }
+  }
+  choice.reasons.all = 'chosen with --holdout';
+  return choice;
+}
+
 /** Parses `--holdout` values of the form `source :: class` (or `source::class`), several separated by `;`. */
 export function parseGroupList(text: string): string[] {
   return text

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDatasets } from '../../scripts/export/dataset';
-import { chooseHoldout, finalSplit, groupKey, parseGroupList, type SourceGroup } from '../../scripts/export/holdout';
+import { chooseHoldout, finalSplit, groupKey, parseGroupList, parseHoldout, type SourceGroup } from '../../scripts/export/holdout';
 import { writeSourcedDataset, writeSyntheticDataset } from '../helpers/synthetic';
 
 const group = (source: string, className: string, size: number): SourceGroup => ({ key: groupKey(source, className), source, className, size });
@@ -61,6 +61,17 @@ describe('source-held-out split', () => {
   it('parses explicit group lists and rejects malformed ones', () => {
     expect(parseGroupList('org/repo :: COVID; other::Normal')).toEqual([groupKey('org/repo', 'COVID'), groupKey('other', 'Normal')]);
     expect(() => parseGroupList('no separator')).toThrow(/source :: class/);
+  });
+
+  it('reads an explicit --holdout with validation, test and shared groups, and refuses a source in two roles', () => {
+    const choice = parseHoldout('val=a/b :: Normal; a/b::COVID / test=c :: Normal / shared=d :: Tuberculosis');
+    expect(choice.val).toEqual([groupKey('a/b', 'Normal'), groupKey('a/b', 'COVID')]);
+    expect(choice.test).toEqual([groupKey('c', 'Normal')]);
+    expect(choice.shared).toEqual([groupKey('d', 'Tuberculosis')]);
+    expect(parseHoldout('test=c :: Normal').val).toEqual([]);
+    expect(() => parseHoldout('val=a :: Normal/test=a :: COVID')).toThrow(/"a" is named for both val and test/);
+    expect(() => parseHoldout('test=a :: Normal/shared=a :: COVID')).toThrow(/one role/);
+    expect(() => parseHoldout('train=a :: Normal')).toThrow(/does not start with "val="/);
   });
 });
 
