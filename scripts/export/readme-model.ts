@@ -31,8 +31,13 @@ const recipe = t.recipe_evaluation;
 const classes: string[] = card.classes;
 const seen: SplitFigures = m;
 const unseen: SplitFigures | undefined = t.holdout?.final ? recipe?.unseen_test : m.unseen_test;
-// After --final some validation groups share a source with training (model.card.md says which): the recipe run's are unseen.
-const unseenVal: SplitFigures | undefined = t.holdout?.final ? recipe?.unseen_val : m.unseen_val;
+const sourceOf = (key: string) => key.slice(0, key.lastIndexOf(' :: '));
+const joinedSources = new Set<string>([...(t.holdout?.test ?? []), ...(t.holdout?.shared_by_unit ?? [])].map(sourceOf));
+// A --final model under the one-role rule never trained on a validation source, so its own unseen-source validation
+// figures are honest; a model trained before the rule shares some (model.card.md names them): the recipe run's are unseen.
+const valSharesSource = (t.holdout?.val ?? []).some((key: string) => joinedSources.has(sourceOf(key)));
+const unseenVal: SplitFigures | undefined = t.holdout?.final && valSharesSource ? recipe?.unseen_val : m.unseen_val;
+const unseenValName = t.holdout?.final && !valSharesSource ? 'unseen sources, validation (this model: sources it never trained on)' : undefined;
 const gate = m.gate ?? recipe?.gate;
 const pct = (v: number | undefined | null) => (v == null ? '–' : `${(100 * v).toFixed(1)} %`);
 const num = (v: number | undefined | null, d = 3) => (v == null ? '–' : v.toFixed(d));
@@ -56,8 +61,12 @@ if (t.holdout?.final && recipe) {
   lines.push(
     'It was trained with the unseen-source **test** groups added (`--final`); the unseen-source figures below',
     'are those of the same recipe run with them held out (`' + recipe.command + '`).',
-    'Its temperature, thresholds and prediction sets were calibrated on the held-out validation groups, some of which',
-    'share a source with the joined groups (model.card.md names them).',
+    ...(valSharesSource
+      ? ['Its temperature, thresholds and prediction sets were calibrated on the held-out validation groups, some of which',
+          'share a source with the joined groups (model.card.md names them).']
+      : ['Its temperature, thresholds and prediction sets were calibrated on the seen-source validation split and on the',
+          'unseen-source validation groups, sources it never trained on (a source split by unit between the two unseen sets',
+          'has its validation half in the seen-source validation split, since its test half joined training).']),
     '',
   );
 }
@@ -92,7 +101,11 @@ if (seen.prediction_set) {
     lines.push(`| 95 % sets: coverage ≥ 94 %, unseen sources | ${pct(unseen.prediction_set.coverage)} | ${meets(unseen.prediction_set.coverage >= 0.94)} |`);
   }
 }
-const columns: [string, SplitFigures | undefined][] = [['test split (seen sources)', seen], [`unseen sources, validation${fromRecipe}`, unseenVal], [`unseen sources, test${fromRecipe}`, unseen]];
+const columns: [string, SplitFigures | undefined][] = [
+  ['test split (seen sources)', seen],
+  [unseenValName ?? `unseen sources, validation${fromRecipe}`, unseenVal],
+  [`unseen sources, test${fromRecipe}`, unseen],
+];
 const shown = columns.filter((c): c is [string, SplitFigures] => !!c[1]);
 lines.push(
   '',
@@ -140,7 +153,7 @@ function operatingPointLines(): string[] {
       classes.map((c) => `| ${point} | ${c} | ${byClass[c].toFixed(4)} | ${present.map(([, f]) => `${num(f[point]?.[c]?.sensitivity)} / ${num(f[point]?.[c]?.specificity)}`).join(' | ')} |`),
     ),
     '',
-    ...(t.holdout?.final
+    ...(t.holdout?.final && valSharesSource
       ? ['The shipped model\'s thresholds were chosen on validation groups of which some share a source with its training',
           '(the `--final` caveat above), so on sources it never saw expect lower sensitivity at them than on its test split; the',
           'unseen-source column is the recipe run at its own thresholds, chosen on groups it never trained on.', '']

@@ -83,13 +83,15 @@ def side_by_side(columns: dict[str, dict], classes: list[str]) -> list[str]:
 
 
 def sources_rejoined(holdout: dict) -> list[str]:
-    """After --final, the validation groups whose source also has images in training: the joined test groups,
-    and groups split by unit between validation and test. Their figures no longer describe an unseen source."""
+    """After --final, the validation groups whose source also has images in training (the joined test groups, and
+    the test halves of groups split by unit): their figures no longer describe an unseen source. None under the
+    one-role rule; a model trained before it can have some. A split group's own validation half is not among them:
+    --final moves it to the seen-source validation split (holdout.ts finalSplit)."""
     if not holdout.get("final"):
         return []
     source = lambda group: group.split(" :: ")[0]  # noqa: E731
     joined = {source(g) for g in (holdout.get("test") or []) + (holdout.get("shared_by_unit") or [])}
-    return [g for g in (holdout.get("val") or []) + (holdout.get("shared_by_unit") or []) if source(g) in joined]
+    return [g for g in holdout.get("val") or [] if source(g) in joined]
 
 
 def operating_points_section(a: dict | None, m: dict, recipe: dict | None, classes: list[str]) -> list[str]:
