@@ -29,6 +29,11 @@ export function groupKey(source: string, className: string): string {
   return `${source} :: ${className}`;
 }
 
+/** The source of a group key (sources may contain "/", classes never contain " :: "). */
+export function groupSource(key: string): string {
+  return key.slice(0, key.lastIndexOf(' :: '));
+}
+
 /** Groups smaller than this say little about a source and are left in training. */
 export const MIN_HELD_OUT_GROUP = 30;
 
@@ -110,7 +115,7 @@ export function parseHoldout(text: string): HoldoutChoice {
   const roleOf = new Map<string, string>();
   for (const role of ['val', 'test', 'shared'] as const) {
     for (const key of choice[role]) {
-      const source = key.slice(0, key.lastIndexOf(' :: '));
+      const source = groupSource(key);
       const before = roleOf.get(source);
       if (before !== undefined && before !== role) throw new Error(`source "${source}" is named for both ${before} and ${role}: a source plays one role`);
       roleOf.set(source, role);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDatasets } from '../../scripts/export/dataset';
-import { chooseHoldout, finalSplit, groupKey, parseGroupList, parseHoldout, type SourceGroup } from '../../scripts/export/holdout';
+import { chooseHoldout, finalSplit, groupKey, groupSource, parseGroupList, parseHoldout, type SourceGroup } from '../../scripts/export/holdout';
 import { writeSourcedDataset, writeSyntheticDataset } from '../helpers/synthetic';
 
 const group = (source: string, className: string, size: number): SourceGroup => ({ key: groupKey(source, className), source, className, size });
@@ -68,6 +68,7 @@ describe('source-held-out split', () => {
     expect(choice.val).toEqual([groupKey('a/b', 'Normal'), groupKey('a/b', 'COVID')]);
     expect(choice.test).toEqual([groupKey('c', 'Normal')]);
     expect(choice.shared).toEqual([groupKey('d', 'Tuberculosis')]);
+    expect(choice.val.map(groupSource)).toEqual(['a/b', 'a/b']);
     expect(parseHoldout('test=c :: Normal').val).toEqual([]);
     expect(() => parseHoldout('val=a :: Normal/test=a :: COVID')).toThrow(/"a" is named for both val and test/);
     expect(() => parseHoldout('test=a :: Normal/shared=a :: COVID')).toThrow(/one role/);
