@@ -13,7 +13,7 @@ import { env as ortWeb } from 'onnxruntime-web';
 import { PREPROCESSING_ID } from '../../src/preprocess';
 import { buildPixelCache } from './cache';
 import { DatasetError, loadDatasets } from './dataset';
-import { MIN_HELD_OUT_GROUP, chooseHoldout, finalSplit, groupKey, parseHoldout, type HoldoutChoice, type SourceGroup } from './holdout';
+import { MIN_HELD_OUT_GROUP, chooseHoldout, finalSplit, groupKey, parseHoldout, valGroupsSharingTraining, type HoldoutChoice, type SourceGroup } from './holdout';
 import { ACCEPTED_KIND, GATE_KINDS, gateKindOf, generateNegatives, loadNotCxr, type NegativeImage } from './negatives';
 import { gradCamReference } from './gradcam-reference';
 import { EXPORT_DIR, PythonError, ensurePythonEnv } from './python-env';
@@ -293,7 +293,10 @@ async function main(): Promise<number> {
         negatives: { images: negatives.length, decoded: negativeRows.length, kinds: Object.fromEntries(countBy(negativeKinds)) },
       },
       split_sizes: splitSizes,
-      holdout: { val: holdout.val, test: holdout.test, shared_by_unit: holdout.shared, reasons: holdout.reasons, final: values.final },
+      holdout: {
+        val: holdout.val, test: holdout.test, shared_by_unit: holdout.shared, reasons: holdout.reasons, final: values.final,
+        val_sharing_training: valGroupsSharingTraining(holdout, values.final),
+      },
       recipe_evaluation: recipeEvaluation,
     },
   };

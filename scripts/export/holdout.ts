@@ -34,6 +34,19 @@ export function groupSource(key: string): string {
   return key.slice(0, key.lastIndexOf(' :: '));
 }
 
+/**
+ * After `--final`, the validation groups whose source also has images in training (the joined test groups, and the
+ * test halves of groups split by unit): their figures no longer describe an unseen source. None under the one-role
+ * rule; a model trained before it can have some. A split group's own validation half is not among them: finalSplit
+ * moves it to the seen-source validation split. The card records the list (`training.holdout.val_sharing_training`),
+ * which its Markdown (report.py) and the README section (readme-model.ts) read.
+ */
+export function valGroupsSharingTraining(choice: Pick<HoldoutChoice, 'val' | 'test' | 'shared'>, final: boolean): string[] {
+  if (!final) return [];
+  const joined = new Set([...choice.test, ...choice.shared].map(groupSource));
+  return choice.val.filter((key) => joined.has(groupSource(key)));
+}
+
 /** Groups smaller than this say little about a source and are left in training. */
 export const MIN_HELD_OUT_GROUP = 30;
 

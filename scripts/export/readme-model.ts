@@ -5,7 +5,6 @@
  * Usage: npx tsx scripts/export/readme-model.ts [model.card.json] [README.md]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { groupSource } from './holdout';
 
 interface PerClass {
   support: number;
@@ -32,10 +31,9 @@ const recipe = t.recipe_evaluation;
 const classes: string[] = card.classes;
 const seen: SplitFigures = m;
 const unseen: SplitFigures | undefined = t.holdout?.final ? recipe?.unseen_test : m.unseen_test;
-const joinedSources = new Set<string>([...(t.holdout?.test ?? []), ...(t.holdout?.shared_by_unit ?? [])].map(groupSource));
 // A --final model under the one-role rule never trained on a validation source, so its own unseen-source validation
 // figures are honest; a model trained before the rule shares some (model.card.md names them): the recipe run's are unseen.
-const valSharesSource = (t.holdout?.val ?? []).some((key: string) => joinedSources.has(groupSource(key)));
+const valSharesSource = (t.holdout?.val_sharing_training ?? []).length > 0;
 const unseenVal: SplitFigures | undefined = t.holdout?.final && valSharesSource ? recipe?.unseen_val : m.unseen_val;
 const unseenValName = t.holdout?.final && !valSharesSource ? 'unseen sources, validation (this model: sources it never trained on)' : undefined;
 const gate = m.gate ?? recipe?.gate;

@@ -98,9 +98,11 @@ print(json.dumps({
       expect(meta[key], key).toBeTruthy();
     }
     expect(meta.input_size).toBe('256');
-    // onnxruntime's extended rewrites are in the file (Conv fused with its activation), and the metadata says so.
-    expect(JSON.parse(meta.graph_optimization)).toEqual({ level: 'extended', onnxruntime: ortNode.env.versions.common });
+    // onnxruntime's extended rewrites are in the file (Conv fused with its activation), then ours (the first
+    // convolution reads the one-channel input: no Expand), and the metadata says so.
+    expect(JSON.parse(meta.graph_optimization)).toEqual({ level: 'extended', onnxruntime: ortNode.env.versions.common, rewrites: ['grayscale_stem'] });
     expect(model.ops).toContain('FusedConv');
+    expect(model.ops).not.toContain('Expand');
     expect(model.ops).not.toContain('HardSwish');
     expect(meta.preprocessing).toBe('cxr-luma-dct-stretch-tent-v2');
     const metrics = JSON.parse(meta.metrics);
@@ -110,6 +112,7 @@ print(json.dumps({
     expect(training.data).toMatchObject({ images: 85, decoded: 84, skipped: 1, group_by: 'unit', partial_labels: 6 });
     expect(training.data.negatives).toMatchObject({ images: 40, decoded: 40 });
     expect(training.holdout.test).toEqual(CLASSES.map((c) => `hospital-a :: ${c}`));
+    expect(training.holdout.val_sharing_training).toEqual([]); // not --final
     // The recorded command reproduces the model: where it was written (--out, --work) is left out.
     expect(training.command).toMatch(/^npm run export -- --data \S+ --manifest \S+ --data \S+ --manifest \S+ --not-cxr \S+ --negatives 4 --holdout-min 4 --pretrained \S+ --recipe adamw --epochs 1 --batch-size 16 --device cpu --quantize$/);
     // What the Worker needs to refuse and to answer with prediction sets.

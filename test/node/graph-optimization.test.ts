@@ -86,7 +86,74 @@ print("skipped" if optimise_graph.optimise(path, optimise_graph.check_inputs(8, 
     const python = ensurePythonEnv(() => undefined);
     const result = spawnSync(python, [join(EXPORT_DIR, 'python', 'optimise_graph.py'), copy], { encoding: 'utf8' });
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toMatch(/already optimised: \{"level": "extended", "onnxruntime": "\d+\.\d+\.\d+"\}/);
+    expect(result.stderr).toMatch(/already optimised: \{"level": "extended", "onnxruntime": "\d+\.\d+\.\d+", "rewrites": \["grayscale_stem"\]\}/);
     expect(readFileSync(copy).equals(readFileSync(MODEL))).toBe(true);
+  }, 60_000);
+});
+
+describe('fold_grayscale_stem: the first convolution reads the one-channel input', () => {
+  // The exported graphs' opening: Expand the [N, 1, S, S] input to three channels, normalise (Mul, Add), convolve.
+  const STEM = `
+import json, sys, numpy as np, onnx, onnxruntime as ort
+from onnx import helper as h, numpy_helper as nh, TensorProto as T
+sys.path.insert(0, sys.argv[2])
+import optimise_graph
+rng = np.random.default_rng(7)
+def stem(path, scale, offset):
+    inits = [nh.from_array(np.array([1, 3, 1, 1], np.int64), "shape"), nh.from_array(np.array(scale, np.float32).reshape(1, 3, 1, 1), "scale"),
+             nh.from_array(np.array(offset, np.float32).reshape(1, 3, 1, 1), "offset"),
+             nh.from_array(rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32), "w"), nh.from_array(rng.normal(0, 1, 4).astype(np.float32), "b")]
+    g = h.make_graph([h.make_node("Expand", ["image", "shape"], ["rgb"]), h.make_node("Mul", ["rgb", "scale"], ["scaled"]),
+                      h.make_node("Add", ["scaled", "offset"], ["normalised"]),
+                      h.make_node("Conv", ["normalised", "w", "b"], ["conv"], pads=[1, 1, 1, 1], strides=[2, 2]), h.make_node("Relu", ["conv"], ["features"])],
+                     "g", [h.make_tensor_value_info("image", T.FLOAT, [None, 1, 8, 8])], [h.make_tensor_value_info("features", T.FLOAT, [None, 4, 4, 4])], inits)
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)]); m.ir_version = 8
+    m.metadata_props.add(key="input_size", value="8")
+    onnx.save(m, path)
+    pixels = optimise_graph.check_inputs(8, 2)
+    return pixels, ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"image": pixels})[0]
+def report(name, path, pixels, expected):
+    m = onnx.load(path)
+    got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"image": pixels})[0]
+    conv = next(n for n in m.graph.node if n.op_type in ("Conv", "FusedConv"))
+    w = {i.name: i for i in m.graph.initializer}[conv.input[1]]
+    meta = {p.key: p.value for p in m.metadata_props}
+    print(name, json.dumps({"ops": [n.op_type for n in m.graph.node], "kernel": list(w.dims), "rewrites": json.loads(meta["graph_optimization"])["rewrites"],
+                            "diff": float(np.abs(got - expected).max())}))
+d = sys.argv[1]
+# Every channel normalised alike (MobileNetV3's -1..1): folded at export.
+pixels, expected = stem(d + "/same.onnx", [1 / 127.5] * 3, [-1.0] * 3)
+optimise_graph.optimise(d + "/same.onnx", pixels, [], ort.__version__)
+report("same", d + "/same.onnx", pixels, expected)
+# ImageNet's per-channel normalisation (MobileNetV2): the three channels differ, nothing to fold.
+pixels, expected = stem(d + "/per-channel.onnx", [1 / 58.4, 1 / 57.1, 1 / 57.4], [-2.1, -2.0, -1.8])
+optimise_graph.optimise(d + "/per-channel.onnx", pixels, [], ort.__version__)
+report("per-channel", d + "/per-channel.onnx", pixels, expected)
+# A model optimised before the rewrite existed (as the 2026-12-03 model was): the retrofit command folds it alone.
+pixels, expected = stem(d + "/before.onnx", [1 / 127.5] * 3, [-1.0] * 3)
+fold, optimise_graph.fold_grayscale_stem = optimise_graph.fold_grayscale_stem, lambda model: False
+optimise_graph.optimise(d + "/before.onnx", pixels, [], ort.__version__)
+optimise_graph.fold_grayscale_stem = fold
+report("before", d + "/before.onnx", pixels, expected)
+optimise_graph._retrofit(d + "/before.onnx")
+report("retrofitted", d + "/before.onnx", pixels, expected)
+`;
+
+  it('folds a stem whose channels are normalised alike, at export and by the retrofit command, and leaves a per-channel one alone', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grayscale-stem-'));
+    const python = ensurePythonEnv(() => undefined);
+    const result = spawnSync(python, ['-c', STEM, dir, join(EXPORT_DIR, 'python')], { encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    const runs = Object.fromEntries(
+      result.stdout.split('\n').filter((line) => /^\S+ \{/.test(line)).map((line) => [line.slice(0, line.indexOf(' ')), JSON.parse(line.slice(line.indexOf(' ') + 1))]),
+    ) as Record<string, { ops: string[]; kernel: number[]; rewrites: string[]; diff: number }>;
+    expect(runs.same).toMatchObject({ kernel: [4, 1, 3, 3], rewrites: ['grayscale_stem'] });
+    expect(runs.same.ops).not.toContain('Expand');
+    expect(runs['per-channel']).toMatchObject({ kernel: [4, 3, 3, 3], rewrites: [] });
+    expect(runs['per-channel'].ops).toContain('Expand');
+    expect(runs.before).toMatchObject({ kernel: [4, 3, 3, 3], rewrites: [] });
+    expect(runs.retrofitted).toMatchObject({ kernel: [4, 1, 3, 3], rewrites: ['grayscale_stem'] });
+    expect(result.stdout).toMatch(/graph: grayscale_stem folded into the saved graph/);
+    for (const run of Object.values(runs)) expect(run.diff).toBeLessThan(1e-4);
   }, 60_000);
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDatasets } from '../../scripts/export/dataset';
-import { chooseHoldout, finalSplit, groupKey, groupSource, parseGroupList, parseHoldout, type SourceGroup } from '../../scripts/export/holdout';
+import { chooseHoldout, finalSplit, groupKey, groupSource, parseGroupList, parseHoldout, valGroupsSharingTraining, type SourceGroup } from '../../scripts/export/holdout';
 import { writeSourcedDataset, writeSyntheticDataset } from '../helpers/synthetic';
 
 const group = (source: string, className: string, size: number): SourceGroup => ({ key: groupKey(source, className), source, className, size });
@@ -50,6 +50,19 @@ describe('source-held-out split', () => {
     const sides = ['train', 'val', 'test', 'unseen_val', 'unseen_test', 'unseen_val', 'unseen_test'];
     // Rows 5 and 6 are the two halves of a source shared by unit; row 3 is a validation-only source.
     expect(finalSplit(sides, (row) => row >= 5)).toEqual(['train', 'val', 'test', 'unseen_val', 'train', 'val', 'train']);
+  });
+
+  it('--final: names the validation groups whose source then has images in training (a split made before the one-role rule)', () => {
+    // org/a's normals validate while its pneumonias are a test group; org/b's tuberculosis is split by unit.
+    const choice = {
+      val: ['org/a :: Normal', 'org/b :: Normal', 'org/c :: COVID'],
+      test: ['org/a :: Pneumonia', 'org/d :: COVID'],
+      shared: ['org/b :: Tuberculosis'],
+    };
+    expect(valGroupsSharingTraining(choice, true)).toEqual(['org/a :: Normal', 'org/b :: Normal']);
+    expect(valGroupsSharingTraining(choice, false)).toEqual([]); // nothing joins training without --final
+    // Under the one-role rule (every split chooseHoldout and parseHoldout make) there are none.
+    expect(valGroupsSharingTraining(parseHoldout('val=org/c :: COVID/test=org/a :: Pneumonia/shared=org/b :: Tuberculosis'), true)).toEqual([]);
   });
 
   it('ignores sources below the minimum size', () => {

@@ -82,18 +82,6 @@ def side_by_side(columns: dict[str, dict], classes: list[str]) -> list[str]:
     return lines
 
 
-def sources_rejoined(holdout: dict) -> list[str]:
-    """After --final, the validation groups whose source also has images in training (the joined test groups, and
-    the test halves of groups split by unit): their figures no longer describe an unseen source. None under the
-    one-role rule; a model trained before it can have some. A split group's own validation half is not among them:
-    --final moves it to the seen-source validation split (holdout.ts finalSplit)."""
-    if not holdout.get("final"):
-        return []
-    source = lambda group: group.split(" :: ")[0]  # noqa: E731
-    joined = {source(g) for g in (holdout.get("test") or []) + (holdout.get("shared_by_unit") or [])}
-    return [g for g in holdout.get("val") or [] if source(g) in joined]
-
-
 def operating_points_section(a: dict | None, m: dict, recipe: dict | None, classes: list[str]) -> list[str]:
     """Thresholds per operating point, and sensitivity / specificity at each on the test split and unseen sources."""
     points = (a or {}).get("operating_points")
@@ -133,8 +121,10 @@ def graph_line(graph: dict | None) -> list[str]:
         return []
     loads = ("the Worker's onnxruntime-web of the same version loads it with online optimisation off" if graph["level"] == "extended"
              else "the Worker still optimises it at load")
+    ours = ("; then one rewrite of ours: the first convolution reads the one-channel input, its kernel summed over the three "
+            "equal channels the exported graph made (a third of that layer's work)" if "grayscale_stem" in graph.get("rewrites", []) else "")
     return [f"- Graph: onnxruntime {graph['onnxruntime']} `{graph['level']}` optimisations saved at export "
-            f"({graph['nodes_before']} -> {graph['nodes_after']} nodes, outputs within {graph['max_rel_diff']:.1e} of the exported graph); {loads}"]
+            f"({graph['nodes_before']} -> {graph['nodes_after']} nodes, outputs within {graph['max_rel_diff']:.1e} of the exported graph){ours}; {loads}"]
 
 
 def markdown(card: dict) -> str:
@@ -160,7 +150,7 @@ def markdown(card: dict) -> str:
     ]
     holdout = t.get("holdout") or {}
     recipe = t.get("recipe_evaluation")
-    rejoined = sources_rejoined(holdout)
+    rejoined = holdout.get("val_sharing_training") or []  # holdout.ts valGroupsSharingTraining
     columns = {"test split (seen sources)": m}
     if "unseen_val" in m:
         columns["validation groups (sources partly in training)" if rejoined else "unseen sources, validation"] = m["unseen_val"]
