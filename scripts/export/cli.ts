@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { env as ortWeb } from 'onnxruntime-web';
 import { PREPROCESSING_ID } from '../../src/preprocess';
 import { buildPixelCache } from './cache';
+import { reproducingCommand } from './command';
 import { DatasetError, loadDatasets } from './dataset';
 import { MIN_HELD_OUT_GROUP, chooseHoldout, finalSplit, groupKey, parseHoldout, valGroupsSharingTraining, type HoldoutChoice, type SourceGroup } from './holdout';
 import { ACCEPTED_KIND, GATE_KINDS, gateKindOf, generateNegatives, loadNotCxr, type NegativeImage } from './negatives';
@@ -247,14 +248,7 @@ async function main(): Promise<number> {
     if (!split[side].some((row) => rows[row].gate === 0)) return fail(`the ${side} split has no chest X-rays: too few images or groups`);
   }
 
-  // The command that reproduces this model: --resume, --work and --out change where, not what.
-  const where = ['--work', '--out'];
-  const args = process.argv
-    .slice(2)
-    .filter((arg, i, all) => arg !== '--resume' && !where.includes(arg) && !where.includes(all[i - 1]) && !where.some((w) => arg.startsWith(`${w}=`)));
-  // Quoted where a shell would split or expand an argument (an explicit --holdout has spaces and ';'), so it pastes.
-  const quoted = args.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`));
-  const command = ['npm run export --', ...quoted].join(' ');
+  const command = reproducingCommand(process.argv.slice(2));
   const job = {
     pixels: cache.pixels,
     input_size: INPUT_SIZE,
