@@ -72,6 +72,7 @@ def fold_grayscale_stem(model: onnx.ModelProto) -> bool:
     for value in (scale, offset):
         if value is None or value.shape != (1, 3, 1, 1) or not np.all(value == value.flat[0]):
             return False
+
     def replace(name: str, array: np.ndarray) -> str:
         if used_once(name):
             graph.initializer.remove(initializers[name])
@@ -202,6 +203,12 @@ def _retrofit(model_path: str, card_path: str | None = None) -> None:
         raise SystemExit(f"this onnxruntime is {ort.__version__}, the Worker's onnxruntime-web {worker or 'is not installed (npm ci)'}: "
                          "the graph would be saved for the wrong runtime")
     pixels = check_inputs(int(props["input_size"]))
+    previous = None
+    if card_path:  # checked before the model file changes
+        with open(card_path) as fh:
+            previous = json.load(fh).get("graph_optimization")
+        if previous is None and METADATA_KEY in props:
+            raise SystemExit(f"{card_path} records no graph optimisation: is it {model_path}'s card?")
     if METADATA_KEY in props:
         # onnxruntime's rewrites are saved already; ours may have come later.
         saved = json.loads(props[METADATA_KEY])
@@ -222,10 +229,6 @@ def _retrofit(model_path: str, card_path: str | None = None) -> None:
     if card_path:
         import report
 
-        with open(card_path) as fh:
-            previous = json.load(fh).get("graph_optimization")
-        if previous is None and METADATA_KEY in props:
-            raise SystemExit(f"{card_path} records no graph optimisation: is it {model_path}'s card?")
         report.update_card(card_path, model_path, {"graph_optimization": changes(previous)})
         print(f"updated {card_path} and its Markdown", flush=True)
 
