@@ -5,6 +5,10 @@
  * SIMD, one thread) in Node.
  *
  * Usage: npx tsx scripts/bench/int8.ts --data DIR --manifest FILE [--model model.onnx] [--seed 42] [--work .cache/export]
+ *
+ * MODEL must be a graph as exported: onnxruntime's quantiser cannot read the fused operators of a graph whose
+ * rewrites were saved at export (every model since 2026-12-01, the shipped one included), and quantize_model.py
+ * refuses one. For those, `npm run export -- ... --quantize` quantises the graph before it is optimised.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';

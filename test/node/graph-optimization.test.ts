@@ -91,6 +91,16 @@ print("skipped" if optimise_graph.optimise(path, optimise_graph.check_inputs(8, 
   }, 60_000);
 });
 
+describe('int8 after the fact (scripts/bench/int8.ts)', () => {
+  it('refuses a graph with saved rewrites, which onnxruntime\'s quantiser cannot read, and says where to quantise instead', () => {
+    const python = ensurePythonEnv(() => undefined);
+    const out = join(mkdtempSync(join(tmpdir(), 'int8-')), 'model.int8.onnx');
+    const result = spawnSync(python, [join(EXPORT_DIR, 'python', 'quantize_model.py'), '/nonexistent/job.json', MODEL, out], { encoding: 'utf8' });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/holds onnxruntime's saved graph rewrites .* quantise at export instead \(npm run export -- \.\.\. --quantize\)/);
+  }, 60_000);
+});
+
 describe('fold_grayscale_stem: the first convolution reads the one-channel input', () => {
   // The exported graphs' opening: Expand the [N, 1, S, S] input to three channels, normalise (Mul, Add), convolve.
   const STEM = `
