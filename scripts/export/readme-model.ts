@@ -33,8 +33,9 @@ const seen: SplitFigures = m;
 const unseen: SplitFigures | undefined = t.holdout?.final ? recipe?.unseen_test : m.unseen_test;
 // A --final model under the one-role rule never trained on a validation source, so its own unseen-source validation
 // figures are honest; a model trained before the rule shares some (model.card.md names them): the recipe run's are unseen.
+// The list is empty unless --final.
 const valSharesSource = (t.holdout?.val_sharing_training ?? []).length > 0;
-const unseenVal: SplitFigures | undefined = t.holdout?.final && valSharesSource ? recipe?.unseen_val : m.unseen_val;
+const unseenVal: SplitFigures | undefined = valSharesSource ? recipe?.unseen_val : m.unseen_val;
 const unseenValName = t.holdout?.final && !valSharesSource ? 'unseen sources, validation (this model: sources it never trained on)' : undefined;
 const gate = m.gate ?? recipe?.gate;
 const pct = (v: number | undefined | null) => (v == null ? '–' : `${(100 * v).toFixed(1)} %`);
@@ -151,7 +152,7 @@ function operatingPointLines(): string[] {
       classes.map((c) => `| ${point} | ${c} | ${byClass[c].toFixed(4)} | ${present.map(([, f]) => `${num(f[point]?.[c]?.sensitivity)} / ${num(f[point]?.[c]?.specificity)}`).join(' | ')} |`),
     ),
     '',
-    ...(t.holdout?.final && valSharesSource
+    ...(valSharesSource
       ? ['The shipped model\'s thresholds were chosen on validation groups of which some share a source with its training',
           '(the `--final` caveat above), so on sources it never saw expect lower sensitivity at them than on its test split; the',
           'unseen-source column is the recipe run at its own thresholds, chosen on groups it never trained on.', '']

@@ -117,7 +117,8 @@ def _outputs(path: str, pixels: np.ndarray, level: ort.GraphOptimizationLevel) -
 
 
 def optimise(path: str, pixels: np.ndarray, keep_initializers: list[str], worker_onnxruntime: str | None) -> dict | None:
-    """Rewrites `path` in place with onnxruntime's `extended` optimisations and records them in its metadata.
+    """Rewrites `path` in place with onnxruntime's `extended` optimisations, then ours (`fold_grayscale_stem`), and
+    records them in its metadata.
 
     Only when this onnxruntime is the version the Worker runs (`worker_onnxruntime`, onnxruntime-web's): the saved
     graph uses its fused operators, and the Worker skips online optimisation only for its own version. Otherwise the
