@@ -171,6 +171,13 @@ describe('runs past the end of a block', () => {
       expect(() => decodeScaledLuma(bad, 8, 8)).toThrow(corrupt('coefficient index out of range.'));
     });
 
+    it(`end the block without refusal when only a run of zeros crosses its end (${name} tables), as libjpeg does`, () => {
+      // Four ZRLs from k = 1 reach 65 with no coefficient past 63: the block ends, nothing is refused.
+      const zeros = new BitWriter().symbol(dcCodes, 0).symbol(codes, 0xf0).symbol(codes, 0xf0).symbol(codes, 0xf0).symbol(codes, 0xf0).finish();
+      const dcOnly = new BitWriter().symbol(dcCodes, 0).symbol(acCodes, 0x00).finish();
+      expect(luma(image(false, 1, [[sos(GRAY), zeros]], { ac }), 8, 8)).toEqual(luma(image(false, 1, [[sos(GRAY), dcOnly]]), 8, 8));
+    });
+
     it(`are refused in a progressive first AC scan (${name} path), and the 63rd coefficient is not`, () => {
       const ok = image(true, 1, [dcScan, [sos(GRAY, 1, 63), firstScanRun(codes, 0xe1)]], { ac });
       expect(luma(ok, 8, 8)).toEqual(luma(image(false, 1, [[sos(GRAY), baselineRun(acCodes, 0xe1)]]), 8, 8));

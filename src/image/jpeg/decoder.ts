@@ -109,7 +109,7 @@ export function decodeScaledLuma(bytes: Uint8Array, minWidth: number, minHeight:
     switch (marker) {
       // Lenient table parsing (not strict): this decoder has always read such files this way, and its output is hash-checked.
       case 0xdb: // DQT
-        readQuantisationTables(data, quant, Float32Array, countTable, false);
+        readQuantisationTables(data, quant, Float32Array, countTable, false, 65); // 65: entry 64 is 0, for the sink (below)
         break;
       case 0xc4: // DHT
         readHuffmanTables(data, dcTables, acTables, countTable, false);
@@ -206,12 +206,19 @@ function allocate(frame: Frame, scale: number): void {
 
 // Scratch DC for progressive components luminance does not need.
 const scratchBlock = new Int16Array(64);
-// Kept all-zero between blocks: whoever fills it clears exactly the entries it set.
-const dequantised = new Float32Array(64);
+// Kept all-zero between blocks: whoever fills it clears exactly the entries it set. Entry 64 is the sink the entropy
+// decoder writes the coefficients it drops to (times a quantisation table's entry 64, which is 0), so it stays 0 too.
+const dequantised = new Float32Array(65);
 const touched = new Uint8Array(64);
-/** KEPT_AT[N][zig-zag index]: the natural index of a coefficient that reaches an N x N output, or 64 for one that does not. */
-const KEPT_AT: Record<number, Uint8Array> = {};
-for (const n of [1, 2, 4, 8]) KEPT_AT[n] = Uint8Array.from(ZIGZAG, (natural) => (CONTRIBUTES[n][natural] ? natural : 64));
+/**
+ * KEPT_AT[N][zig-zag index]: the natural index of a coefficient that reaches an N x N output, or 64 (the sink) for one
+ * that does not. 80 long: a corrupt run may take the index up to 78 before BitReader.decodeAc refuses it.
+ */
+const KEPT_AT: Uint8Array[] = [];
+for (const n of [1, 2, 4, 8]) {
+  KEPT_AT[n] = new Uint8Array(80).fill(64);
+  ZIGZAG.forEach((natural, k) => (KEPT_AT[n][k] = CONTRIBUTES[n][natural] ? natural : 64));
+}
 /**
  * EXTENT_THROUGH[natural]: the rows and columns (bit 8 + row, bit column) of every position up to this one in zig-zag
  * order. Coefficients come in that order, so the last one decoded bounds where a block's nonzero ones lie.
@@ -294,6 +301,7 @@ function decodeScan(
   if (frame.progressive && ss > 0 && (!components[0].needed || scale === 8)) return pos;
 
   const reader = new BitReader(bytes, pos);
+  const size = 8 / scale; // each block's side in the plane
   for (const c of components) c.pred = 0;
   let eobrun = 0;
   const single = components.length === 1;
@@ -319,7 +327,7 @@ function decodeScan(
 
   const decodeBlock = (c: Component, row: number, col: number) => {
     if (!frame.progressive) {
-      decodeBaselineBlock(reader, c, quant, scale, row, col);
+      decodeBaselineBlock(reader, c, quant, size, row, col);
       return;
     }
     const coefficients = c.coefficients;
@@ -385,7 +393,7 @@ function decodeScan(
  * Coefficients are dequantised as they are decoded, straight into `dequantised` (natural order), which
  * is all-zero again on return.
  */
-function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Array[], scale: number, row: number, col: number): void {
+function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Array[], n: number, row: number, col: number): void {
   const dcTable = c.dcTable;
   const table = c.acTable;
   if (!dcTable || !table) throw new ImageError('invalid', 'Corrupt JPEG: scan uses an undefined Huffman table.');
@@ -399,7 +407,6 @@ function decodeBaselineBlock(reader: BitReader, c: Component, quant: Float32Arra
   const visible = c.needed && row < c.blocksPerColumn && col < c.blocksPerLine;
   const q = visible ? quant[c.tq] : undefined;
   if (visible && !q) throw new ImageError('invalid', 'Corrupt JPEG: missing quantisation table.');
-  const n = 8 / scale;
   // The coefficients that reach the output at this size (at 1/8 only DC, which is not in this loop); none when the
   // block is not shown.
   const keep = q !== undefined ? KEPT_AT[n] : KEPT_AT[1];

@@ -133,7 +133,8 @@ export function readHuffmanTables(
 /**
  * Reads the tables of a DQT segment's payload into `quant`, by id, in natural (row-major) order: the segment
  * lists each table's 64 entries in zig-zag order, 8-bit (Pq = 0) or 16-bit (Pq = 1, which 12-bit images need).
- * @param Table the array type each decoder multiplies by (Float32Array, Uint16Array), made 64 long
+ * @param Table the array type each decoder multiplies by (Float32Array, Uint16Array)
+ * @param length each table's length: 64, or more for a decoder that wants entries past the last, left 0
  * @param countTable called for every table, before it is read (see tableCounter)
  * @param strict refuse Pq above 1 and tables that run past the segment; when false (the 8-bit decoder, whose
  *   output for such files is kept as it always was) any nonzero Pq is 16-bit and missing entries read as
@@ -141,7 +142,7 @@ export function readHuffmanTables(
  * @throws ImageError `invalid` for an id above 3, and with `strict` for a bad Pq or a cut-off table
  */
 export function readQuantisationTables<T extends Float32Array | Uint16Array>(
-  data: Uint8Array, quant: (T | undefined)[], Table: new (length: number) => T, countTable: () => void, strict = true,
+  data: Uint8Array, quant: (T | undefined)[], Table: new (length: number) => T, countTable: () => void, strict = true, length = 64,
 ): void {
   for (let i = 0; i < data.length; ) {
     const pq = data[i] >> 4;
@@ -149,7 +150,7 @@ export function readQuantisationTables<T extends Float32Array | Uint16Array>(
     const size = pq === 0 ? 64 : 128;
     if (id > 3 || (strict && (pq > 1 || i + 1 + size > data.length))) throw new ImageError('invalid', 'Corrupt JPEG: bad quantisation table.');
     countTable();
-    const table = new Table(64);
+    const table = new Table(length);
     // Stryker disable next-line EqualityOperator: ZIGZAG[64] is undefined, so the extra write lands on a property named "undefined", no entry
     for (let k = 0; k < 64; k++) table[ZIGZAG[k]] = pq === 0 ? data[i + 1 + k] : (data[i + 1 + 2 * k] << 8) | data[i + 2 + 2 * k];
     quant[id] = table;
