@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createLocalKey } from '../../scripts/lib/local-browser';
 import { ensurePythonEnv } from '../../scripts/export/python-env';
-import { buildBundle, startBundle, type Bundle } from '../../scripts/lib/production-worker';
+import { buildBundle, postImageTimed, startBundle, type Bundle } from '../../scripts/lib/production-worker';
 import { buildFixtures, realXrays } from '../helpers/fixtures';
 
 const WORKERS_PAID_PLAN_LIMIT = 10 * 2 ** 20; // compressed bytes
@@ -102,5 +102,14 @@ print(json.dumps(out))
     const observations = subjectBundle.entry.filter((e: { resource: { resourceType: string } }) => e.resource.resourceType === 'Observation');
     for (const o of observations) expect(['POS', 'NEG']).toContain(o.resource.interpretation[0].coding[0].code);
     expect(JSON.stringify(plainBundle)).not.toContain('"subject"');
+  });
+
+  it("is measured by the bench's client (node:http) with the body at once and spread over time, which throws on a refusal", async () => {
+    const jpeg = realXrays(1)?.[0].bytes ?? buildFixtures()['gray-baseline'];
+    const atOnce = await postImageTimed(worker.url, key, jpeg);
+    expect(atOnce.ms).toBeGreaterThan(0);
+    const spread = await postImageTimed(worker.url, key, jpeg, { uploadMs: 160 });
+    expect(spread.ms).toBeGreaterThanOrEqual(150); // 16 chunks 10 ms apart, the last before the answer can start
+    await expect(postImageTimed(worker.url, 'cxr_not-a-real-key-000000000000000000000000000000', jpeg)).rejects.toThrow(/answered 401/);
   });
 });
