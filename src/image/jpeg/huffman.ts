@@ -273,12 +273,11 @@ export class BitReader {
       }
       const value = this.receiveExtend(size);
       k += rs >> 4;
-      if (k > 63) throw new ImageError('invalid', 'Corrupt JPEG: coefficient index out of range.');
+      // As in the loop above: past 63 it goes to the sink, and the check above refuses it on the way round.
       const at = place[k];
-      if (at < 64) {
-        out[at] = value * quant[at];
-        places[kept++] = at;
-      }
+      out[at] = value * quant[at];
+      places[kept] = at;
+      kept += (at >> 6) ^ 1;
       k++;
     }
   }
