@@ -12,7 +12,8 @@
  *   built-ins (reading the body, KV, the usage meter);
  * - garbage collection; idle (the isolate waiting: I/O, timers); other (V8's own work, anything unattributed).
  * Writes the `request-profile` section of BENCHMARKS.md. The profiler slows the isolate a little, so the per-request
- * total here is above the benchmark table's; the shares are what this is for.
+ * total here is above the benchmark table's; the shares are what this is for. With PROFILE_TOP=N it also prints (not
+ * to the report) the N functions with the most self time per set, by their source file and line: where to aim next.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
@@ -28,6 +29,7 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const LARGE = process.env.LARGE_DIR ?? join(ROOT, '../shared/data/large');
 const ROUNDS = Number(process.env.PROFILE_ROUNDS ?? 3);
 const INSPECTOR_PORT = Number(process.env.INSPECTOR_PORT ?? 9329);
+const TOP = Number(process.env.PROFILE_TOP ?? 0);
 const STAGES = ['decode and preprocess', 'inference, WASM', 'inference, JS', 'request handling', 'garbage collection', 'idle', 'other'] as const;
 type Stage = (typeof STAGES)[number];
 
@@ -39,6 +41,14 @@ interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+}
+
+/** A function's name with the source file and line the bundle's map gives for it (PROFILE_TOP's listing). */
+function functionOf(frame: ProfileNode['callFrame'], map: SourceMap): string {
+  if (!frame.url || frame.url.includes('wasm')) return frame.functionName || '(anonymous)';
+  const entry = map.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string; originalLine?: number };
+  const source = (entry.originalSource ?? '').replace(/^.*?\/(src|node_modules)\//, '$1/');
+  return `${frame.functionName || '(anonymous)'} ${source}:${(entry.originalLine ?? 0) + 1}`;
 }
 
 /** The stage of a function, from the source file the bundle's map gives for its position, or its kind. */
@@ -85,6 +95,17 @@ async function main(): Promise<void> {
       const cells = STAGES.map((s) => `${((100 * ms[s]) / profiled).toFixed(0)} % (${(ms[s] / times.length).toFixed(1)})`);
       rows.push(`| ${name} | ${times[Math.floor(times.length / 2)].toFixed(1)} | ${(profiled / times.length).toFixed(1)} | ${cells.join(' | ')} |`);
       console.log(rows.at(-1));
+      if (TOP > 0) {
+        const self = new Map<string, number>();
+        const nameById = new Map(profile.nodes.map((n) => [n.id, functionOf(n.callFrame, map)]));
+        profile.samples.forEach((id, i) => {
+          const name = nameById.get(id) ?? '?';
+          self.set(name, (self.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+        });
+        for (const [fn, total] of [...self].sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
+          console.log(`  ${((100 * total) / profiled).toFixed(1).padStart(5)} % ${(total / times.length).toFixed(2).padStart(6)} ms  ${fn}`);
+        }
+      }
     }
     inspector.close();
   } finally {
