@@ -213,7 +213,7 @@ export class BitReader {
    * (the fast refill is fill()'s, inlined), the rare ones (long codes, ZRL, refills that meet a 0xFF byte) outside it.
    * That loop has no branch on whether a coefficient is kept, nor on its index: `place` (at least 79 long) sends a
    * dropped one, and one past 63, to out[64] (with quant[64] = 0), and an index past 63 is refused once the loop
-   * ends. In workerd that saved 8-10 % of a film's decode (`npx tsx scripts/bench/ab-decode.ts --workerd`).
+   * ends. In workerd that saved 8-14 % of a film's decode (`npx tsx scripts/bench/ab-decode.ts --workerd`).
    */
   decodeAc(table: HuffmanTable, place: Uint8Array, quant: Float32Array, out: Float32Array, places: Uint8Array): number {
     const data = this.data;
