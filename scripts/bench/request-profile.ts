@@ -43,12 +43,17 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/** A function's name with the source file and line the bundle's map gives for it (PROFILE_TOP's listing). */
+/** The source file and (0-based) line the bundle's map gives for a sampled function's position. */
+function originalOf(frame: ProfileNode['callFrame'], map: SourceMap): { source: string; line: number } {
+  const entry = map.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string; originalLine?: number };
+  return { source: entry.originalSource ?? '', line: entry.originalLine ?? 0 };
+}
+
+/** A function's name with its source file and line (PROFILE_TOP's listing). */
 function functionOf(frame: ProfileNode['callFrame'], map: SourceMap): string {
   if (!frame.url || frame.url.includes('wasm')) return frame.functionName || '(anonymous)';
-  const entry = map.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string; originalLine?: number };
-  const source = (entry.originalSource ?? '').replace(/^.*?\/(src|node_modules)\//, '$1/');
-  return `${frame.functionName || '(anonymous)'} ${source}:${(entry.originalLine ?? 0) + 1}`;
+  const { source, line } = originalOf(frame, map);
+  return `${frame.functionName || '(anonymous)'} ${source.replace(/^.*?\/(src|node_modules)\//, '$1/')}:${line + 1}`;
 }
 
 /** The stage of a function, from the source file the bundle's map gives for its position, or its kind. */
@@ -59,7 +64,7 @@ function stageOf(frame: ProfileNode['callFrame'], map: SourceMap): Stage {
   if (name === '(program)' || name === '(root)') return 'other';
   if (name.startsWith('wasm-function') || frame.url.includes('wasm')) return 'inference, WASM';
   if (!frame.url) return 'request handling'; // workerd's built-ins: body streams, KV, Durable Object calls
-  const source = (map.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string }).originalSource ?? '';
+  const { source } = originalOf(frame, map);
   if (/\/src\/(image|preprocess)\//.test(source)) return 'decode and preprocess';
   if (/\/src\/inference\/|onnxruntime-/.test(source)) return 'inference, JS';
   if (/\/src\/|\/node_modules\/(hono|@hono|zod)\//.test(source)) return 'request handling';

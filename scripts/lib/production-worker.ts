@@ -108,8 +108,8 @@ async function trickle(request: ClientRequest, bytes: Uint8Array, ms: number): P
 }
 
 // One kept-alive connection per client, as a real client reuses it. The client is node:http rather than fetch: on
-// loopback undici's fetch spends about 3 ms of its own on a 700 KB upload (4.7 against 1.7 ms to a Worker that only
-// reads the body: `npx tsx scripts/bench/client-overhead.ts`), which would be counted as the service's time.
+// loopback undici's fetch spends 2-3 ms of its own on a 700 KB upload (4.7 and 3.8 against 1.7 ms to a Worker that
+// only reads the body: `npx tsx scripts/bench/client-overhead.ts`), which would be counted as the service's time.
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
 /**
