@@ -1,6 +1,6 @@
 /**
  * npm run export -- --data DIR [--manifest FILE] [--arch ...] [--pretrained FILE] [--epochs N]
- *   [--batch-size N] [--device auto|cuda|cpu] [--seed 42] [--out model.onnx] ...
+ *   [--batch-size N] [--device auto|cuda|cpu] [--seed 42] [--split-seed N] [--plan] [--out model.onnx] ...
  *
  * Node does the data handling and the one preprocessing (the Worker's TypeScript); PyTorch trains,
  * calibrates and exports; Node then re-checks the exported file with onnxruntime-node.
@@ -15,7 +15,7 @@ import { buildPixelCache } from './cache';
 import { reproducingCommand } from './command';
 import { DatasetError, loadDatasets } from './dataset';
 import { MIN_HELD_OUT_GROUP, chooseHoldout, finalSplit, groupKey, parseHoldout, valGroupsSharingTraining, type HoldoutChoice, type SourceGroup } from './holdout';
-import { ACCEPTED_KIND, GATE_KINDS, gateKindOf, generateNegatives, loadNotCxr, type NegativeImage } from './negatives';
+import { ACCEPTED_KIND, GATE_KINDS, chestXraysForNegatives, gateKindOf, generateNegatives, loadNotCxr, type NegativeImage } from './negatives';
 import { gradCamReference } from './gradcam-reference';
 import { EXPORT_DIR, PythonError, ensurePythonEnv } from './python-env';
 import { groupSplit } from './split';
@@ -43,8 +43,9 @@ function usage(): string {
   [--not-cxr DIR] [--negatives N per generated family, 120] [--holdout auto|none|"val=SOURCE :: CLASS; .../test=...[/shared=...]"]
   [--holdout-min 30] [--final [--recipe-card CARD.json]] [--coverage 0.95] [--epoch-samples N] [--freeze-blocks N]
   [--arch ${ARCHITECTURES.join('|')}] [--pretrained FILE] [--epochs N] [--batch-size N]
-  [--device auto|cuda|cpu] [--seed 42] [--recipe original|adamw] [--augment basic|robust|shift] [--split 80/10/10]
-  [--out model.onnx] [--work .cache/export] [--quantize] [--resume] [--limit N]
+  [--device auto|cuda|cpu] [--seed 42] [--split-seed N, --seed's] [--recipe original|adamw] [--augment basic|robust|shift]
+  [--split 80/10/10] [--out model.onnx] [--work .cache/export] [--quantize] [--resume] [--limit N]
+  [--plan]   (print the split and write WORK/job.json, then stop before training)
        npm run export -- --setup-python   (only create the pinned Python environment)
        npm run export -- --gradcam-reference [--model model.onnx] IMAGE.jpg ...   (PyTorch autograd Grad-CAM maps, JSON)`;
 }
@@ -70,6 +71,8 @@ async function main(): Promise<number> {
       'batch-size': { type: 'string', default: '64' },
       device: { type: 'string', default: 'auto' },
       seed: { type: 'string', default: '42' },
+      'split-seed': { type: 'string' },
+      plan: { type: 'boolean', default: false },
       recipe: { type: 'string', default: 'original' },
       augment: { type: 'string', default: 'basic' },
       split: { type: 'string', default: '80/10/10' },
@@ -115,6 +118,10 @@ async function main(): Promise<number> {
   const batchSize = Number(values['batch-size']);
   const seed = Number(values.seed);
   if (!(epochs >= 1) || !(batchSize >= 2) || !Number.isInteger(seed)) return fail('--epochs >= 1, --batch-size >= 2, --seed an integer');
+  // --seed alone draws the data (subset, generated negatives, unit split, shared sources' halves) and the training;
+  // --split-seed fixes the data, so two training seeds can be compared on the same split.
+  const splitSeed = values['split-seed'] === undefined ? seed : Number(values['split-seed']);
+  if (!Number.isInteger(splitSeed)) return fail('--split-seed must be an integer');
   const fractions = values.split!.split('/').map(Number);
   if (fractions.length !== 3 || fractions.some((f) => !(f > 0))) return fail('--split is train/val/test, e.g. 80/10/10');
   const sum = fractions[0] + fractions[1] + fractions[2];
@@ -133,23 +140,36 @@ async function main(): Promise<number> {
   if (values.limit) {
     // Quick runs: a seeded, class-stratified subset (every class keeps some images).
     const keep = Number(values.limit);
-    const picked = groupSplit(data.labels, data.groups, { train: keep / data.files.length, val: 0, test: 1 - keep / data.files.length }, seed).train;
+    const picked = groupSplit(data.labels, data.groups, { train: keep / data.files.length, val: 0, test: 1 - keep / data.files.length }, splitSeed).train;
     for (const key of ['files', 'labels', 'labelSets', 'groups', 'sources', 'originalSizes', 'folder'] as const) (data[key] as unknown[]) = picked.map((i) => data[key][i]);
   }
   log(`data: ${data.files.length} images in ${data.classes.length} classes (${data.classes.join(', ')}) from ${dataRoots.length} folder(s), grouped by ${data.groupBy}`);
   const partial = data.labelSets.filter((set) => set.length > 1).length;
   if (partial) log(`  ${partial} images carry a partial label (one of several classes): trained on the summed probability, left out of accuracy`);
 
+  let explicitHoldout: HoldoutChoice | undefined;
+  if (!['auto', 'none'].includes(values.holdout!)) {
+    try {
+      explicitHoldout = parseHoldout(values.holdout!);
+    } catch (e) {
+      return fail(`--holdout: ${(e as Error).message}`);
+    }
+  }
+
   // Negatives for the gate: the not-cxr folder and generated images.
   const negatives: NegativeImage[] = values['not-cxr'] ? loadNotCxr(resolve(values['not-cxr'])) : [];
   const perFamily = Number(values.negatives);
   if (perFamily > 0) {
-    const chest = data.files.filter((_, i) => i % 7 === 0).slice(0, 400);
-    negatives.push(...generateNegatives(join(work, 'negatives'), perFamily, chest, seed));
+    // The films come from sources that train: an automatic --holdout never holds out a class's largest source.
+    const named = new Set(explicitHoldout ? [...explicitHoldout.val, ...explicitHoldout.test, ...explicitHoldout.shared] : []);
+    const singles = data.files.flatMap((file, i) => (data.labelSets[i].length === 1 ? [{ file, source: data.sources[i], className: data.classes[data.labels[i]] }] : []));
+    const chest = chestXraysForNegatives(singles, named);
+    negatives.push(...generateNegatives(join(work, 'negatives'), perFamily, chest, splitSeed));
   }
   log(`negatives for the gate: ${negatives.length} (` + countBy(negatives.map((n) => n.kind)).map(([k, n]) => `${k} ${n}`).join(', ') + ')');
 
-  const python = ensurePythonEnv(log);
+  // --plan needs no Python; a run checks it before the pixel cache, so a missing package fails in seconds.
+  const python = values.plan ? '' : ensurePythonEnv(log);
   const cache = buildPixelCache({ root: '', files: [...data.files, ...negatives.map((n) => n.file)] }, INPUT_SIZE, work, log);
   const chestRows = cache.kept.filter((i) => i < data.files.length);
   const negativeRows = cache.kept.map((item, row) => ({ item, row })).filter(({ item }) => item >= data.files.length);
@@ -167,13 +187,7 @@ async function main(): Promise<number> {
   let holdout: HoldoutChoice;
   if (values.holdout === 'none') holdout = { val: [], test: [], shared: [], reasons: {} };
   else if (values.holdout === 'auto') holdout = chooseHoldout([...sourceGroups.values()], Number(values['holdout-min']));
-  else {
-    try {
-      holdout = parseHoldout(values.holdout!);
-    } catch (e) {
-      return fail(`--holdout: ${(e as Error).message}`);
-    }
-  }
+  else holdout = explicitHoldout!;
   for (const key of [...holdout.val, ...holdout.test, ...holdout.shared]) {
     if (!sourceGroups.has(key)) return fail(`--holdout names "${key}", which is not a (source :: class) group of the data`);
   }
@@ -184,13 +198,13 @@ async function main(): Promise<number> {
     const items = chestRows.filter((i) => data.folder[i] === k);
     // A partial label is its own stratum here, so it spreads over the three sides like a class.
     const strata = items.map((i) => (data.labelSets[i].length > 1 ? data.classes.length : data.labels[i]));
-    const folderSplit = groupSplit(strata, items.map((i) => data.groups[i]), fractionsBySide, seed);
+    const folderSplit = groupSplit(strata, items.map((i) => data.groups[i]), fractionsBySide, splitSeed);
     for (const side of ['train', 'val', 'test'] as const) for (const j of folderSplit[side]) splitOf[rowOf.get(items[j])!] = side;
   }
   const sharedRows = new Set<number>();
   for (const key of holdout.shared) {
     const items = chestRows.filter((i) => groupKey(data.sources[i], classText(i)) === key);
-    const shared = groupSplit(items.map(() => 0), items.map((i) => data.groups[i]), { train: 0, val: 0.5, test: 0.5 }, seed);
+    const shared = groupSplit(items.map(() => 0), items.map((i) => data.groups[i]), { train: 0, val: 0.5, test: 0.5 }, splitSeed);
     for (const side of ['val', 'test'] as const) for (const j of shared[side]) splitOf[rowOf.get(items[j])!] = `unseen_${side}`;
     for (const i of items) sharedRows.add(rowOf.get(i)!);
   }
@@ -219,7 +233,7 @@ async function main(): Promise<number> {
   // Negatives: per raw kind, a seeded 70/15/15 split by file.
   const negativeFractions = { train: 0.7, val: 0.15, test: 0.15 };
   const negativeKinds = negativeRows.map(({ item }) => negatives[item - data.files.length].kind);
-  const negativeSplit = groupSplit(negativeKinds.map((k) => [...new Set(negativeKinds)].indexOf(k)), negativeRows.map(({ item }) => String(item)), negativeFractions, seed);
+  const negativeSplit = groupSplit(negativeKinds.map((k) => [...new Set(negativeKinds)].indexOf(k)), negativeRows.map(({ item }) => String(item)), negativeFractions, splitSeed);
   for (const side of ['train', 'val', 'test'] as const) for (const j of negativeSplit[side]) splitOf[negativeRows[j].row] = side;
 
   const gateKinds = [ACCEPTED_KIND, ...new Set(negativeKinds.map(gateKindOf))];
@@ -268,6 +282,7 @@ async function main(): Promise<number> {
     batch_size: batchSize,
     device: values.device,
     seed,
+    split_seed: splitSeed,
     recipe: values.recipe,
     augment: values.augment,
     out,
@@ -276,7 +291,7 @@ async function main(): Promise<number> {
     resume: values.resume,
     model_name: values['model-name'] ?? `cxr5-${values.arch}`,
     // A --final model differs from its recipe run of the same day and seed: its version says so.
-    model_version: values['model-version'] ?? `${new Date().toISOString().slice(0, 10)}-s${seed}${values.final ? '-final' : ''}`,
+    model_version: values['model-version'] ?? `${new Date().toISOString().slice(0, 10)}-s${seed}${splitSeed === seed ? '' : `-split${splitSeed}`}${values.final ? '-final' : ''}`,
     intended_use: INTENDED_USE,
     limitations: LIMITATIONS,
     training_summary: {
@@ -296,6 +311,10 @@ async function main(): Promise<number> {
   };
   const jobPath = join(work, 'job.json');
   writeFileSync(jobPath, JSON.stringify(job));
+  if (values.plan) {
+    log(`plan: ${jobPath} written; --plan stops before training`);
+    return 0;
+  }
 
   const trained = spawnSync(python, [join(EXPORT_DIR, 'python', 'train.py'), jobPath], {
     stdio: 'inherit',

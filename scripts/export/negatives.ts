@@ -1,14 +1,17 @@
 /**
  * Images the gate must refuse: the `not-cxr` folder (real kinds, by manifest `kind`) and negatives
  * generated here (blank, gradients, noise, shapes, rendered "text", tiny images, crops of a chest X-ray
- * that show no lungs). Generated images are written as JPEGs and then go through the Worker's own
+ * that show no lungs, and chest X-rays turned sideways or upside down, with inverted grey levels, or tiled
+ * several to an image). Generated images are written as JPEGs and then go through the Worker's own
  * preprocessing like every other training image, so the gate learns what the Worker will actually see.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encode } from 'jpeg-js';
 import { preprocessJpeg } from '../../src/preprocess';
 import { DatasetError, readManifest } from './dataset';
+import { groupKey } from './holdout';
 import { seededRandom } from './split';
 
 /** The gate's classes: what an upload looks like, and what the Worker tells the user when it refuses one. */
@@ -20,6 +23,8 @@ export const GATE_KINDS: Record<string, string> = {
   ultrasound: 'an ultrasound image: send a frontal chest radiograph',
   photo_document_chart: 'a photograph, screenshot, document or chart: send the radiograph image file itself',
   blank_or_synthetic: 'a blank, uniform, synthetic or very small image: send a frontal chest radiograph',
+  rotated_or_inverted_chest_xray:
+    'a chest X-ray turned sideways or upside down, or with inverted grey levels (bones dark): send the film upright, as it was taken',
   other_image: 'not a frontal chest radiograph: send a frontal PA or AP chest X-ray',
 };
 export const ACCEPTED_KIND = 'frontal_chest_xray';
@@ -42,6 +47,10 @@ const GATE_KIND_OF: Record<string, string> = {
   generated_shapes: 'blank_or_synthetic',
   generated_tiny: 'blank_or_synthetic',
   generated_cxr_crop: 'other_radiograph',
+  generated_cxr_rotated: 'rotated_or_inverted_chest_xray',
+  generated_cxr_inverted: 'rotated_or_inverted_chest_xray',
+  // Several films in one image: what a screenshot of a viewer or a collage shows.
+  generated_cxr_tiled: 'photo_document_chart',
 };
 
 /** The gate class of a raw kind; kinds nobody mapped become `other_image`. */
@@ -64,18 +73,25 @@ export function loadNotCxr(root: string): NegativeImage[] {
   return readManifest(manifest, ['file', 'kind']).map((row) => ({ file: join(root, row.file), kind: row.kind, source: row.source_repo || 'not-cxr' }));
 }
 
-export const GENERATED_FAMILIES = ['blank', 'gradient', 'noise', 'shapes', 'text', 'tiny', 'cxr_crop'] as const;
+// New families go last: the images of the earlier ones then stay what they were for the same seed.
+export const GENERATED_FAMILIES = ['blank', 'gradient', 'noise', 'shapes', 'text', 'tiny', 'cxr_crop', 'cxr_rotated', 'cxr_inverted', 'cxr_tiled'] as const;
+const FROM_CHEST_XRAYS = new Set<string>(['cxr_crop', 'cxr_rotated', 'cxr_inverted', 'cxr_tiled']);
+/** Bumped when what a family draws changes, so that images written by older code are not reused. */
+const GENERATOR_VERSION = 2;
 type Rgb = [number, number, number];
 
 /**
- * Writes `perFamily` generated negatives of every family into `dir` (reused when already there) and
- * returns them. `chestXrays` are JPEG paths to crop the no-lung pieces from.
+ * Writes `perFamily` generated negatives of every family into a folder of `dir` named after everything that
+ * decides them (seed, count, chest X-rays, generator version), reused when already there, and returns them.
+ * `chestXrays` are the JPEG paths that the chest-derived families crop, turn, invert and tile.
  */
 export function generateNegatives(dir: string, perFamily: number, chestXrays: string[], seed: number): NegativeImage[] {
   const random = seededRandom(seed);
+  const key = createHash('sha256').update(JSON.stringify({ GENERATOR_VERSION, GENERATED_FAMILIES, perFamily, seed, chestXrays })).digest('hex').slice(0, 12);
+  dir = join(dir, `s${seed}-${key}`);
   const out: NegativeImage[] = [];
   for (const family of GENERATED_FAMILIES) {
-    if (family === 'cxr_crop' && chestXrays.length === 0) continue;
+    if (FROM_CHEST_XRAYS.has(family) && chestXrays.length === 0) continue;
     mkdirSync(join(dir, family), { recursive: true });
     for (let i = 0; i < perFamily; i++) {
       const file = join(dir, family, `${String(i).padStart(4, '0')}.jpg`);
@@ -84,6 +100,27 @@ export function generateNegatives(dir: string, perFamily: number, chestXrays: st
       out.push({ file, kind: `generated_${family}`, source: 'generated' });
     }
   }
+  return out;
+}
+
+/**
+ * The chest X-rays the chest-derived negatives are made from: `count` of them, taken in turn from the largest
+ * source of each class (which a source-held-out split always keeps for training) and evenly spread over each,
+ * less any group in `heldOut`, so that no held-out source's films reach training through the gate.
+ */
+export function chestXraysForNegatives(images: { file: string; source: string; className: string }[], heldOut: ReadonlySet<string>, count = 400): string[] {
+  const bySource = new Map<string, Map<string, string[]>>();
+  for (const { file, source, className } of images) {
+    if (heldOut.has(groupKey(source, className))) continue;
+    const sources = bySource.get(className) ?? new Map<string, string[]>();
+    sources.set(source, [...(sources.get(source) ?? []), file]);
+    bySource.set(className, sources);
+  }
+  const largest = [...bySource.keys()].sort().map((c) => [...bySource.get(c)!.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))[0][1]);
+  const per = Math.ceil(count / Math.max(1, largest.length));
+  const spread = largest.map((files) => Array.from({ length: Math.min(per, files.length) }, (_, i) => files[Math.floor((i * files.length) / Math.min(per, files.length))]));
+  const out: string[] = [];
+  for (let i = 0; out.length < count && spread.some((s) => i < s.length); i++) for (const s of spread) if (i < s.length && out.length < count) out.push(s[i]);
   return out;
 }
 
@@ -196,8 +233,7 @@ function makeNegative(family: (typeof GENERATED_FAMILIES)[number], random: () =>
     case 'cxr_crop': {
       // A strip or corner of a real chest X-ray that misses the lungs: neck and shoulders, the abdomen,
       // the arm at one side, or a corner.
-      const bytes = readFileSync(chestXrays[Math.floor(random() * chestXrays.length)]);
-      const { pixels, size } = preprocessJpeg(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 256, { maxPixels: 1e8 });
+      const { pixels, size } = chestPixels(random, chestXrays);
       const pick = Math.floor(random() * 4);
       const f = 0.12 + random() * 0.1;
       const [x0, y0, w, h] = [
@@ -208,7 +244,63 @@ function makeNegative(family: (typeof GENERATED_FAMILIES)[number], random: () =>
       ][pick];
       return { width: w, height: h, rgb: (x, y) => grey(pixels[(y0 + y) * size + x0 + x]) };
     }
+    case 'cxr_rotated': {
+      // A quarter turn either way, a half turn, or flipped top to bottom.
+      const { pixels, size } = chestPixels(random, chestXrays);
+      const turn = Math.floor(random() * 4);
+      const at = [
+        (x: number, y: number) => pixels[(size - 1 - x) * size + y],
+        (x: number, y: number) => pixels[x * size + size - 1 - y],
+        (x: number, y: number) => pixels[(size - 1 - y) * size + size - 1 - x],
+        (x: number, y: number) => pixels[(size - 1 - y) * size + x],
+      ][turn];
+      return { width: size, height: size, rgb: (x, y) => grey(at(x, y)) };
+    }
+    case 'cxr_inverted': {
+      // A negative of the film (as a MONOCHROME1 image looks when its photometric interpretation is ignored),
+      // upright or mirrored.
+      const { pixels, size } = chestPixels(random, chestXrays);
+      const mirrored = random() < 0.5;
+      return { width: size, height: size, rgb: (x, y) => grey(255 - pixels[y * size + (mirrored ? size - 1 - x : x)]) };
+    }
+    case 'cxr_tiled': {
+      // Two films side by side or stacked, or four in a grid, with a gap of a uniform grey between them.
+      const [columns, rows] = [[2, 1], [1, 2], [2, 2]][Math.floor(random() * 3)];
+      const tiles = Array.from({ length: columns * rows }, () => chestPixels(random, chestXrays));
+      const tile = 128 + Math.floor(random() * 129);
+      const gap = Math.floor(random() * 9);
+      const fill = random() < 0.5 ? 0 : 255 * random();
+      const [w, h] = [columns * tile + (columns - 1) * gap, rows * tile + (rows - 1) * gap];
+      return {
+        width: w,
+        height: h,
+        rgb: (x, y) => {
+          const [cx, cy] = [Math.floor(x / (tile + gap)), Math.floor(y / (tile + gap))];
+          const [tx, ty] = [x - cx * (tile + gap), y - cy * (tile + gap)];
+          if (tx >= tile || ty >= tile) return grey(fill);
+          const { pixels, size } = tiles[cy * columns + cx];
+          return grey(pixels[Math.floor((ty * size) / tile) * size + Math.floor((tx * size) / tile)]);
+        },
+      };
+    }
   }
+}
+
+/**
+ * One of `chestXrays`, chosen by `random`, through the Worker's preprocessing: [size * size] luminance. A file that
+ * does not decode (the data may hold a few; the pixel cache skips them) gives way to the next in the list.
+ */
+function chestPixels(random: () => number, chestXrays: string[]): { pixels: Uint8Array; size: number } {
+  const first = Math.floor(random() * chestXrays.length);
+  for (let k = 0; k < chestXrays.length; k++) {
+    try {
+      const bytes = readFileSync(chestXrays[(first + k) % chestXrays.length]);
+      return preprocessJpeg(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), 256, { maxPixels: 1e8 });
+    } catch {
+      // Unreadable: try the next one.
+    }
+  }
+  throw new DatasetError('none of the chest X-rays picked for the generated negatives could be decoded');
 }
 
 function hash(seed: number, a: number, b: number): number {

@@ -87,7 +87,7 @@ print(json.dumps({
     expect(model.opset).toBeGreaterThanOrEqual(17);
     expect(model.inputs).toEqual({ image: ['batch', 1, 256, 256] });
     expect(Object.keys(model.outputs)).toEqual(['probabilities', 'logits', 'features', 'gate_probabilities', 'ood_distance']);
-    expect(model.outputs.gate_probabilities).toEqual(['batch', 5]);
+    expect(model.outputs.gate_probabilities).toEqual(['batch', 6]); // the accepted kind and five refused ones
     expect(model.outputs.ood_distance).toEqual(['batch']);
     expect(model.outputs.probabilities).toEqual(['batch', 3]);
     expect(model.outputs.logits).toEqual(['batch', 3]);
@@ -110,7 +110,7 @@ print(json.dumps({
     const training = JSON.parse(meta.training);
     expect(training).toMatchObject({ architecture: 'mobilenet_v3_small', epochs: 1, seed: 42, device: 'cpu' });
     expect(training.data).toMatchObject({ images: 85, decoded: 84, skipped: 1, group_by: 'unit', partial_labels: 6 });
-    expect(training.data.negatives).toMatchObject({ images: 40, decoded: 40 });
+    expect(training.data.negatives).toMatchObject({ images: 52, decoded: 52 }); // 2 not-cxr kinds x 6, 10 generated families x 4
     expect(training.holdout.test).toEqual(CLASSES.map((c) => `hospital-a :: ${c}`));
     expect(training.holdout.val_sharing_training).toEqual([]); // not --final
     // The recorded command reproduces the model: where it was written (--out, --work) is left out.
@@ -118,7 +118,7 @@ print(json.dumps({
     // What the Worker needs to refuse and to answer with prediction sets.
     const assessment = JSON.parse(meta.assessment);
     expect(assessment.gate.kinds[0]).toBe('frontal_chest_xray');
-    expect(new Set(assessment.gate.kinds)).toEqual(new Set(['frontal_chest_xray', 'lateral_chest_xray', 'photo_document_chart', 'blank_or_synthetic', 'other_radiograph']));
+    expect(new Set(assessment.gate.kinds)).toEqual(new Set(['frontal_chest_xray', 'lateral_chest_xray', 'photo_document_chart', 'blank_or_synthetic', 'other_radiograph', 'rotated_or_inverted_chest_xray']));
     expect(assessment.gate.descriptions.lateral_chest_xray).toMatch(/lateral chest view/);
     expect(assessment.gate.threshold).toBeGreaterThan(0);
     expect(assessment.ood.refuse_above).toBeGreaterThanOrEqual(assessment.ood.flag_above);
@@ -180,6 +180,33 @@ print(json.dumps({
       '--pretrained', bad, '--out', join(dir, 'bad', 'model.onnx'), '--work', join(dir, 'work')]);
     expect(result.status).not.toBe(0);
     expect(result.output).toMatch(/--pretrained .*bad\.pth does not fit mobilenet_v3_small/);
+  });
+
+  it('--plan writes the job and stops before training; --split-seed fixes the data while --seed varies the training', () => {
+    const plan = (name: string, seeds: string[]) => {
+      const work = join(dir, `plan-${name}`);
+      const result = runExport(['--data', data.root, '--manifest', data.manifest, '--data', more.root, '--manifest', more.manifest,
+        '--not-cxr', notCxr, '--negatives', '4', '--holdout-min', '4', '--device', 'cpu', ...seeds, '--plan',
+        '--out', join(work, 'model.onnx'), '--work', work]);
+      expect(result.status, result.output).toBe(0);
+      expect(result.output).toContain('--plan stops before training');
+      expect(existsSync(join(work, 'model.onnx'))).toBe(false);
+      return JSON.parse(readFileSync(join(work, 'job.json'), 'utf8'));
+    };
+    const first = plan('a', ['--seed', '1', '--split-seed', '5']);
+    const second = plan('b', ['--seed', '2', '--split-seed', '5']);
+    expect([first.seed, first.split_seed, second.seed, second.split_seed]).toEqual([1, 5, 2, 5]);
+    expect(second.split).toEqual(first.split);
+    expect(second.rows).toEqual(first.rows);
+    expect(first.model_version).toMatch(/-s1-split5$/);
+    // Without --split-seed, --seed draws the split too (the behaviour of every run before the option).
+    const third = plan('c', ['--seed', '1']);
+    const fourth = plan('d', ['--seed', '2']);
+    expect(third.split_seed).toBe(1);
+    expect(fourth.split.train).not.toEqual(third.split.train);
+    const bad = runExport(['--data', data.root, '--split-seed', '1.5', '--plan']);
+    expect(bad.status).toBe(2);
+    expect(bad.output).toMatch(/--split-seed must be an integer/);
   });
 
   it('explains a missing data folder and an empty class folder', () => {

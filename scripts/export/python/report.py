@@ -232,7 +232,9 @@ def markdown(card: dict) -> str:
     lines += ["", "## Training", "",
               f"{t['epochs']} epochs of {t.get('epoch_samples', '?')} sampled chest X-rays ({t['recipe']} recipe, `{t.get('augment')}` augmentation), "
               f"best epoch {t['best_epoch']} ({t.get('selection', 'by validation macro-F1')}), "
-              f"batch {t['batch_size']}, seed {t['seed']}, on {t['device']}, {t['duration_seconds']} s.", ""]
+              f"batch {t['batch_size']}, seed {t['seed']}"
+              + (f" (split seed {t['split_seed']})" if t.get('split_seed', t['seed']) != t['seed'] else "")
+              + f", on {t['device']}, {t['duration_seconds']} s.", ""]
     if card.get("quantized"):
         q = card["quantized"]
         lines += [f"int8 variant `{q['path']}`: {q['size_bytes']} bytes, test accuracy {q['accuracy']:.4f}, macro-F1 {q['macro_f1']:.4f}.", ""]

@@ -361,7 +361,7 @@ def main() -> int:
                      "epochs": job["epochs"], "best_epoch": best["epoch"], "batch_size": batch, "recipe": job["recipe"],
                      "augment": job.get("augment", "basic"), "epoch_samples": epoch_samples, "freeze_blocks": frozen,
                      "selection": "weight average (EMA) of the epoch with the best mean of seen- and unseen-source validation macro-F1",
-                     "seed": job["seed"], "device": str(device) + (f" ({torch.cuda.get_device_name(0)})" if amp else ""),
+                     "seed": job["seed"], "split_seed": job.get("split_seed", job["seed"]), "device": str(device) + (f" ({torch.cuda.get_device_name(0)})" if amp else ""),
                      "duration_seconds": round(duration, 1), "torch": torch.__version__, "history": history})
     return finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds, training)
 
