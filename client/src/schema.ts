@@ -1445,6 +1445,7 @@ export interface components {
                     kinds: string[];
                     accept: string;
                     threshold: number;
+                    thresholdQuantile: number | null;
                     descriptions: {
                         [key: string]: string;
                     };

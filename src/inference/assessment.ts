@@ -17,6 +17,8 @@ export interface AssessmentMetadata {
     accept: string;
     /** Refuse when the accepted kind's probability is below this. */
     threshold: number;
+    /** Quantile of validation chest X-rays' accepted-kind probability the threshold comes from (information only). */
+    thresholdQuantile: number | null;
     /** Human text per non-accepted kind, used as the refusal's detail. */
     descriptions: Record<string, string>;
   };
@@ -127,6 +129,7 @@ export function parseAssessment(text: string, classes: readonly string[]): Asses
       kinds: kindList,
       accept: g.accept as string,
       threshold: g.threshold as number,
+      thresholdQuantile: typeof g.threshold_quantile === 'number' ? g.threshold_quantile : null,
       descriptions: Object.fromEntries(kindList.filter((x) => x !== g.accept).map((x) => [x, descriptions[x] as string])),
     },
     ood: {

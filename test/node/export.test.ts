@@ -121,6 +121,7 @@ print(json.dumps({
     expect(new Set(assessment.gate.kinds)).toEqual(new Set(['frontal_chest_xray', 'lateral_chest_xray', 'photo_document_chart', 'blank_or_synthetic', 'other_radiograph', 'rotated_or_inverted_chest_xray']));
     expect(assessment.gate.descriptions.lateral_chest_xray).toMatch(/lateral chest view/);
     expect(assessment.gate.threshold).toBeGreaterThan(0);
+    expect(assessment.gate.threshold_quantile).toBe(0.003);
     expect(assessment.ood.refuse_above).toBeGreaterThanOrEqual(assessment.ood.flag_above);
     expect(Object.keys(assessment.conformal.min_probability)).toEqual(CLASSES);
     expect(assessment.conformal.coverage).toBe(0.95);

@@ -7,7 +7,7 @@ import { beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { BASE, createKey, fromBase64, type ClassifyBody, type ProblemBody, workerFetch } from './helpers';
 
 interface AssessmentCard {
-  gate: { kinds: string[]; accept: string; threshold: number; descriptions: Record<string, string> };
+  gate: { kinds: string[]; accept: string; threshold: number; thresholdQuantile: number | null; descriptions: Record<string, string> };
   ood: { flagAbove: number; refuseAbove: number; flagQuantile: number | null; refuseQuantile: number | null };
   conformal: { coverage: number; method: string; minProbability: Record<string, number> };
 }
@@ -102,6 +102,8 @@ describe('GET /v1/model publishes the assessment', () => {
     expect(a!.gate.kinds).toContain(a!.gate.accept);
     expect(a!.gate.threshold).toBeGreaterThan(0);
     expect(a!.gate.threshold).toBeLessThan(1);
+    expect(a!.gate.thresholdQuantile).toBeGreaterThan(0);
+    expect(a!.gate.thresholdQuantile).toBeLessThan(0.05);
     expect(Object.keys(a!.gate.descriptions).sort()).toEqual(a!.gate.kinds.filter((k) => k !== a!.gate.accept).sort());
     expect(a!.ood.flagAbove).toBeGreaterThan(0);
     expect(a!.ood.refuseAbove).toBeGreaterThanOrEqual(a!.ood.flagAbove);

@@ -189,7 +189,9 @@ def markdown(card: dict) -> str:
     lines += operating_points_section(a, m, recipe, classes)
     lines += ["", "## Not a chest X-ray: the gate and the distance", ""]
     if a:
-        lines += [f"- Refused when the gate's probability of `{a['gate']['accept']}` is below {a['gate']['threshold']:.3f}, or the "
+        lines += [f"- Refused when the gate's probability of `{a['gate']['accept']}` is below {a['gate']['threshold']:.3f}"
+                  + (f" (the {a['gate']['threshold_quantile']} quantile of validation chest X-rays)" if "threshold_quantile" in a["gate"] else "")
+                  + ", or the "
                   f"distance is above {a['ood']['refuse_above']:.2f} (the {a['ood']['refuse_quantile']} quantile of validation chest X-rays); "
                   f"flagged \"unlike the training data\" above {a['ood']['flag_above']:.2f} (the {a['ood']['flag_quantile']} quantile).",
                   f"- Gate kinds: {', '.join(a['gate']['kinds'])}.", ""]

@@ -400,10 +400,10 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
         distance = lambda idx: A.mahalanobis(at(idx, "mean"), mean, whitening)  # noqa: E731
         accept = lambda idx: softmax(at(idx, "gate"))[:, 0]  # noqa: E731
         cal_distance = distance(calibration_chest)
-        flag_q, refuse_q = 0.99, job.get("refuse_quantile", 0.998)
+        flag_q, refuse_q, gate_q = 0.99, job.get("refuse_quantile", 0.998), A.GATE_QUANTILE
         flag_above = float(np.quantile(cal_distance, flag_q))
         refuse_above = float(max(np.quantile(cal_distance, refuse_q), flag_above))
-        gate_threshold = float(np.clip(np.quantile(accept(calibration_chest), 0.003), 0.05, 0.5))
+        gate_threshold = A.gate_threshold(accept(calibration_chest), gate_q)
         refused = lambda idx: (accept(idx) < gate_threshold) | (distance(idx) > refuse_above)  # noqa: E731
         flagged = lambda idx: distance(idx) > flag_above  # noqa: E731
         # Prediction sets: class-conditional split conformal on the unseen-source validation images.
@@ -415,6 +415,7 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
         conformal = A.conformal_min_probability(probabilities(both_cal), labels_np[both_cal], classes, job["coverage"])
         assessment = {
             "gate": {"output": "gate_probabilities", "kinds": gate_kinds, "accept": job["gate"]["accept"], "threshold": round(gate_threshold, 6),
+                     "threshold_quantile": gate_q,
                      "descriptions": job["gate"]["descriptions"]},
             "ood": {"output": "ood_distance", "flag_above": round(flag_above, 4), "refuse_above": round(refuse_above, 4),
                     "flag_quantile": flag_q, "refuse_quantile": refuse_q,
@@ -517,7 +518,7 @@ def gate_figures(job, rows, split, is_chest, at, refused, reference, calibration
         counts = np.bincount(codes)
         params = A.fit_linear(features(train_idx), codes, len(present), steps=150, sample_weight=1.0 / counts[codes])
         accept = lambda idx: A.predict_linear(features(idx), params)[:, 0]  # noqa: E731
-        threshold = float(np.clip(np.quantile(accept(calibration_chest), 0.003), 0.05, 0.5))
+        threshold = A.gate_threshold(accept(calibration_chest), A.GATE_QUANTILE)
         members = np.asarray([i for i in all_negatives if rows[i]["kind"] == kind], dtype=np.int64)
         by_gate = accept(members) < threshold
         by_distance = distance(members) > refuse_above
