@@ -143,6 +143,30 @@ describe('images that are not frontal chest X-rays', () => {
   });
 });
 
+const wrongWay = inject('wrongWayXrays');
+
+// Skipped only on machines without ../shared (global-setup refuses to run CI without it).
+describe.skipIf(wrongWay === null)('real chest X-rays sent the wrong way', () => {
+  const images = Object.entries(wrongWay ?? {}).map(([name, b64]) => [name, fromBase64(b64)] as const);
+
+  it("has each class's first film turned upside down, a quarter turn and inverted, and five 2x2 grids", () => {
+    expect(images.length).toBe(5 * 3 + 5);
+  });
+
+  it.each(images.filter(([name]) => !name.startsWith('2x2')))('refuses %s as a film to send upright, unbilled', async (name, jpeg) => {
+    const body = await expectRefusal(await post('/v1/classify', jpeg), name);
+    expect(body.kind, name).toBe('rotated_or_inverted_chest_xray');
+    expect(body.detail).toMatch(/upright/);
+    expect(await used()).toBe(0);
+  });
+
+  it.each(images.filter(([name]) => name.startsWith('2x2')))('refuses a %s as a screenshot, unbilled', async (name, jpeg) => {
+    const body = await expectRefusal(await post('/v1/classify', jpeg), name);
+    expect(body.kind, name).toBe('photo_document_chart');
+    expect(await used()).toBe(0);
+  });
+});
+
 const real = inject('realXrays');
 
 // Skipped only on machines without ../shared (global-setup refuses to run CI without it).

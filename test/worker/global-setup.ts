@@ -14,7 +14,7 @@ import { buildFixtures, realXrays } from '../helpers/fixtures';
 import { replayRecipe, type FuzzRecipe } from '../helpers/fuzz';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generatedNegatives } from './negatives';
+import { generatedNegatives, wrongWayChestXrays } from './negatives';
 import { xrayVariants } from './xray-variants';
 import { dicomVariants, type DicomFixtures } from './dicom-variants';
 import { haveDicomTools } from '../helpers/dicom';
@@ -42,6 +42,11 @@ declare module 'vitest' {
     fuzzRegressions: { name: string; jpeg: string }[];
     /** Generated images that are not chest X-rays (black, grey, gradient, noise, a document), by name. */
     negatives: Record<string, string>;
+    /**
+     * The first real X-ray of each class turned upside down, a quarter turn and inverted, and tiled 2x2 with
+     * three others (test/worker/negatives.ts `wrongWayChestXrays`), by name; null without ../shared.
+     */
+    wrongWayXrays: Record<string, string> | null;
     /** One image of each kind in ../shared/data/not-cxr (MANIFEST.csv `kind`); null where it is missing. */
     notChestXrays: { file: string; kind: string; jpeg: string }[] | null;
     /**
@@ -69,6 +74,7 @@ export default async function setup(project: TestProject): Promise<void> {
     if (IN_CI) throw new Error('CI must have ../shared/data/cxr5 (or CXR5_DIR) for the real X-ray tests');
     console.warn('real X-ray tests will be skipped: ../shared/data/cxr5 not found (set CXR5_DIR)');
     project.provide('realXrays', null);
+    project.provide('wrongWayXrays', null);
     project.provide('xrayFixtures', null);
     project.provide('dicomFixtures', null);
     return;
@@ -82,6 +88,7 @@ export default async function setup(project: TestProject): Promise<void> {
     out.push({ file, jpeg: base64(bytes), ...verdict, gradcam: references[i] });
   }
   project.provide('realXrays', out);
+  project.provide('wrongWayXrays', wrongWayXrayImages(real));
   const accepted = await acceptedVariants(classifier, real);
   project.provide('xrayFixtures', accepted);
   if (haveDicomTools()) {
@@ -91,6 +98,15 @@ export default async function setup(project: TestProject): Promise<void> {
     console.warn('DICOM Worker tests will be skipped: dcmtk or gdcm is not installed');
     project.provide('dicomFixtures', null);
   }
+}
+
+/** The first film of each class (realXrays is in class order, `perClass` each) as 512x512 luminance, sent the wrong way. */
+function wrongWayXrayImages(real: { file: string; bytes: Uint8Array }[], perClass = 12): Record<string, string> {
+  const size = 512;
+  const films = real
+    .filter((_, i) => i % perClass === 0)
+    .map(({ file, bytes }) => ({ name: file.split('/')[0], pixels: preprocessJpeg(bytes, size, { maxPixels: 100_000_000 }).pixels }));
+  return Object.fromEntries(Object.entries(wrongWayChestXrays(films, size)).map(([k, v]) => [k, base64(v)]));
 }
 
 /** onnxruntime-node's probabilities and, for a gated model, its verdict through the Worker's assess(). */

@@ -47,3 +47,28 @@ export function generatedNegatives(): Record<string, Uint8Array> {
     document: jpeg(600, 800, (x, y) => documentPage(x, y, page, words)),
   };
 }
+
+/**
+ * Real chest films sent the wrong way, as users do by mistake: each film turned upside down, a quarter turn and
+ * with inverted grey levels, and four films of different classes tiled 2x2 (as a screenshot of a viewer would).
+ * `films` are square luminance images of side `size` (the Worker's own preprocessing of real X-rays, made in
+ * global-setup from ../shared; nothing is written anywhere).
+ */
+export function wrongWayChestXrays(films: { name: string; pixels: Uint8Array }[], size: number): Record<string, Uint8Array> {
+  const square = (grey: (x: number, y: number) => number) => jpeg(size, size, grey);
+  const out: Record<string, Uint8Array> = {};
+  for (const { name, pixels } of films) {
+    out[`${name}, upside down`] = square((x, y) => pixels[(size - 1 - y) * size + x]);
+    out[`${name}, a quarter turn`] = square((x, y) => pixels[x * size + (size - 1 - y)]);
+    out[`${name}, inverted`] = square((x, y) => 255 - pixels[y * size + x]);
+  }
+  const half = size / 2;
+  for (let first = 0; first < films.length && films.length >= 4; first++) {
+    const four = [0, 1, 2, 3].map((k) => films[(first + k) % films.length]);
+    out[`2x2 grid of ${four.map((f) => f.name).join(', ')}`] = square((x, y) => {
+      const tile = four[(y >= half ? 2 : 0) + (x >= half ? 1 : 0)].pixels;
+      return tile[((y % half) * 2) * size + (x % half) * 2];
+    });
+  }
+  return out;
+}
