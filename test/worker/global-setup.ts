@@ -59,6 +59,9 @@ declare module 'vitest' {
   }
 }
 
+/** Real X-rays read per class (in class order), for parity, Grad-CAM and the wrong-way films. */
+const REAL_PER_CLASS = 12;
+
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 
 export default async function setup(project: TestProject): Promise<void> {
@@ -69,7 +72,7 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide('negatives', Object.fromEntries(Object.entries(generatedNegatives()).map(([k, v]) => [k, base64(v)])));
   project.provide('notChestXrays', loadNotChestXrays());
 
-  const real = realXrays(12);
+  const real = realXrays(REAL_PER_CLASS);
   if (!real) {
     if (IN_CI) throw new Error('CI must have ../shared/data/cxr5 (or CXR5_DIR) for the real X-ray tests');
     console.warn('real X-ray tests will be skipped: ../shared/data/cxr5 not found (set CXR5_DIR)');
@@ -100,11 +103,11 @@ export default async function setup(project: TestProject): Promise<void> {
   }
 }
 
-/** The first film of each class (realXrays is in class order, `perClass` each) as 512x512 luminance, sent the wrong way. */
-function wrongWayXrayImages(real: { file: string; bytes: Uint8Array }[], perClass = 12): Record<string, string> {
+/** The first film of each class as 512x512 luminance, sent the wrong way. */
+function wrongWayXrayImages(real: { file: string; bytes: Uint8Array }[]): Record<string, string> {
   const size = 512;
   const films = real
-    .filter((_, i) => i % perClass === 0)
+    .filter((_, i) => i % REAL_PER_CLASS === 0)
     .map(({ file, bytes }) => ({ name: file.split('/')[0], pixels: preprocessJpeg(bytes, size, { maxPixels: 100_000_000 }).pixels }));
   return Object.fromEntries(Object.entries(wrongWayChestXrays(films, size)).map(([k, v]) => [k, base64(v)]));
 }
