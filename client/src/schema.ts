@@ -1446,6 +1446,7 @@ export interface components {
                     accept: string;
                     threshold: number;
                     thresholdQuantile: number | null;
+                    thresholdMax: number | null;
                     descriptions: {
                         [key: string]: string;
                     };

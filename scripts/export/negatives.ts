@@ -1,8 +1,8 @@
 /**
  * Images the gate must refuse: the `not-cxr` folder (real kinds, by manifest `kind`) and negatives
  * generated here (blank, gradients, noise, shapes, rendered "text", tiny images, crops of a chest X-ray
- * that show no lungs, and chest X-rays turned sideways or upside down, with inverted grey levels, or tiled
- * several to an image). Generated images are written as JPEGs and then go through the Worker's own
+ * that show no lungs, and chest X-rays turned sideways or upside down, with inverted grey levels, tiled
+ * several to an image, or shown small on a larger page as in a screenshot). Generated images are written as JPEGs and then go through the Worker's own
  * preprocessing like every other training image, so the gate learns what the Worker will actually see.
  */
 import { createHash } from 'node:crypto';
@@ -51,6 +51,8 @@ const GATE_KIND_OF: Record<string, string> = {
   generated_cxr_inverted: 'rotated_or_inverted_chest_xray',
   // Several films in one image: what a screenshot of a viewer or a collage shows.
   generated_cxr_tiled: 'photo_document_chart',
+  // One film inside a larger page: a screenshot of a viewer or a web page, a photo of a film on a lightbox.
+  generated_cxr_framed: 'photo_document_chart',
 };
 
 /** The gate class of a raw kind; kinds nobody mapped become `other_image`. */
@@ -74,8 +76,8 @@ export function loadNotCxr(root: string): NegativeImage[] {
 }
 
 // New families go last: the images of the earlier ones then stay what they were for the same seed.
-export const GENERATED_FAMILIES = ['blank', 'gradient', 'noise', 'shapes', 'text', 'tiny', 'cxr_crop', 'cxr_rotated', 'cxr_inverted', 'cxr_tiled'] as const;
-const FROM_CHEST_XRAYS = new Set<string>(['cxr_crop', 'cxr_rotated', 'cxr_inverted', 'cxr_tiled']);
+export const GENERATED_FAMILIES = ['blank', 'gradient', 'noise', 'shapes', 'text', 'tiny', 'cxr_crop', 'cxr_rotated', 'cxr_inverted', 'cxr_tiled', 'cxr_framed'] as const;
+const FROM_CHEST_XRAYS = new Set<string>(['cxr_crop', 'cxr_rotated', 'cxr_inverted', 'cxr_tiled', 'cxr_framed']);
 /** Bumped when what a family draws changes, so that images written by older code are not reused. */
 const GENERATOR_VERSION = 2;
 type Rgb = [number, number, number];
@@ -280,6 +282,26 @@ function makeNegative(family: (typeof GENERATED_FAMILIES)[number], random: () =>
           if (tx >= tile || ty >= tile) return grey(fill);
           const { pixels, size } = tiles[cy * columns + cx];
           return grey(pixels[Math.floor((ty * size) / tile) * size + Math.floor((tx * size) / tile)]);
+        },
+      };
+    }
+    case 'cxr_framed': {
+      // One film at 35-80 % of a page of uniform grey, never dark (a film with black borders is still a chest
+      // X-ray; a colour cast dims the page to no less than 0.4 of its level), with a toolbar along the top half the time.
+      const { pixels, size } = chestPixels(random, chestXrays);
+      const pageWidth = 256 + Math.floor(random() * 385);
+      const pageHeight = Math.round(pageWidth * (0.6 + random() * 0.9));
+      const bar = random() < 0.5 ? Math.round(pageHeight * (0.05 + random() * 0.08)) : 0;
+      const side = Math.min(Math.round(Math.min(pageWidth, pageHeight) * (0.35 + random() * 0.45)), pageHeight - bar);
+      const [x0, y0] = [Math.floor(random() * (pageWidth - side + 1)), bar + Math.floor(random() * (pageHeight - bar - side + 1))];
+      const [page, barLevel, button] = [90 + random() * 165, random() * 255, 12 + Math.floor(random() * 20)];
+      return {
+        width: pageWidth,
+        height: pageHeight,
+        rgb: (x, y) => {
+          if (y < bar) return grey(x % (button + 6) < button && y > bar * 0.2 && y < bar * 0.8 ? 255 - barLevel : barLevel);
+          if (x < x0 || x >= x0 + side || y < y0 || y >= y0 + side) return grey(page);
+          return grey(pixels[Math.floor(((y - y0) * size) / side) * size + Math.floor(((x - x0) * size) / side)]);
         },
       };
     }

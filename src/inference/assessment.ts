@@ -19,6 +19,8 @@ export interface AssessmentMetadata {
     threshold: number;
     /** Quantile of validation chest X-rays' accepted-kind probability the threshold comes from (information only). */
     thresholdQuantile: number | null;
+    /** The most the threshold may be, whatever the quantile (information only); null for models that name none. */
+    thresholdMax: number | null;
     /** Human text per non-accepted kind, used as the refusal's detail. */
     descriptions: Record<string, string>;
   };
@@ -130,6 +132,7 @@ export function parseAssessment(text: string, classes: readonly string[]): Asses
       accept: g.accept as string,
       threshold: g.threshold as number,
       thresholdQuantile: typeof g.threshold_quantile === 'number' ? g.threshold_quantile : null,
+      thresholdMax: typeof g.threshold_max === 'number' ? g.threshold_max : null,
       descriptions: Object.fromEntries(kindList.filter((x) => x !== g.accept).map((x) => [x, descriptions[x] as string])),
     },
     ood: {

@@ -43,7 +43,7 @@ function assessmentCard(meta: AssessmentMetadata | null) {
   if (!meta) return null;
   const { gate, ood, conformal } = meta;
   return {
-    gate: { kinds: gate.kinds, accept: gate.accept, threshold: gate.threshold, thresholdQuantile: gate.thresholdQuantile, descriptions: gate.descriptions },
+    gate: { kinds: gate.kinds, accept: gate.accept, threshold: gate.threshold, thresholdQuantile: gate.thresholdQuantile, thresholdMax: gate.thresholdMax, descriptions: gate.descriptions },
     ood: { flagAbove: ood.flagAbove, refuseAbove: ood.refuseAbove, flagQuantile: ood.flagQuantile, refuseQuantile: ood.refuseQuantile },
     conformal,
     operatingPoints: meta.operatingPoints,

@@ -21,6 +21,7 @@ const RAW = {
     accept: 'chest_pa',
     threshold: 0.6,
     threshold_quantile: 0.003,
+    threshold_max: 0.95,
     descriptions: { document: 'a scanned document', lateral: 'a lateral view: send a frontal one' },
   },
   ood: { output: 'dist_out', flag_above: 10, refuse_above: 20, flag_quantile: 0.99, refuse_quantile: 0.998 },
@@ -122,10 +123,12 @@ describe('parseAssessment: the metadata is validated', () => {
     expect(META.ood).toEqual({ output: 'dist_out', flagAbove: 10, refuseAbove: 20, flagQuantile: 0.99, refuseQuantile: 0.998 });
     expect(Object.keys(META.gate.descriptions).sort()).toEqual(['document', 'lateral']);
     expect(META.gate.thresholdQuantile).toBe(0.003);
-    // Older models carry no quantile: published as null, not as a number that was never chosen.
+    expect(META.gate.thresholdMax).toBe(0.95);
+    // Older models carry no quantile or bound: published as null, not as a number that was never chosen.
     const old = structuredClone(RAW) as any;
     delete old.gate.threshold_quantile;
-    expect(parseAssessment(JSON.stringify(old), CLASSES).gate.thresholdQuantile).toBeNull();
+    delete old.gate.threshold_max;
+    expect(parseAssessment(JSON.stringify(old), CLASSES).gate).toMatchObject({ thresholdQuantile: null, thresholdMax: null });
     expect(META.conformal.minProbability).toEqual({ Alpha: 0.3, Beta: 0.2, Gamma: 0.5 });
   });
 

@@ -110,7 +110,7 @@ print(json.dumps({
     const training = JSON.parse(meta.training);
     expect(training).toMatchObject({ architecture: 'mobilenet_v3_small', epochs: 1, seed: 42, device: 'cpu' });
     expect(training.data).toMatchObject({ images: 85, decoded: 84, skipped: 1, group_by: 'unit', partial_labels: 6 });
-    expect(training.data.negatives).toMatchObject({ images: 52, decoded: 52 }); // 2 not-cxr kinds x 6, 10 generated families x 4
+    expect(training.data.negatives).toMatchObject({ images: 56, decoded: 56 }); // 2 not-cxr kinds x 6, 11 generated families x 4
     expect(training.holdout.test).toEqual(CLASSES.map((c) => `hospital-a :: ${c}`));
     expect(training.holdout.val_sharing_training).toEqual([]); // not --final
     // The recorded command reproduces the model: where it was written (--out, --work) is left out.
@@ -122,6 +122,8 @@ print(json.dumps({
     expect(assessment.gate.descriptions.lateral_chest_xray).toMatch(/lateral chest view/);
     expect(assessment.gate.threshold).toBeGreaterThan(0);
     expect(assessment.gate.threshold_quantile).toBe(0.003);
+    expect(assessment.gate.threshold_max).toBe(0.95);
+    expect(assessment.gate.threshold).toBeLessThanOrEqual(assessment.gate.threshold_max);
     expect(assessment.ood.refuse_above).toBeGreaterThanOrEqual(assessment.ood.flag_above);
     expect(Object.keys(assessment.conformal.min_probability)).toEqual(CLASSES);
     expect(assessment.conformal.coverage).toBe(0.95);

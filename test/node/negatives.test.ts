@@ -58,6 +58,21 @@ describe('generateNegatives', () => {
     expect(gateKindOf('generated_cxr_rotated')).toBe('rotated_or_inverted_chest_xray');
     expect(gateKindOf('generated_cxr_inverted')).toBe('rotated_or_inverted_chest_xray');
     expect(gateKindOf('generated_cxr_tiled')).toBe('photo_document_chart');
+    expect(gateKindOf('generated_cxr_framed')).toBe('photo_document_chart');
+  });
+
+  it('frames a film in a larger page that is not dark', () => {
+    for (const { file } of made.filter((m) => m.kind === 'generated_cxr_framed')) {
+      const { width, height, at } = pixels(file);
+      // The page is the most common grey level: at least a fifth of the image, never darker than 0.4 x 90.
+      const counts = new Array<number>(256).fill(0);
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) counts[at(x, y)]++;
+      const near = (level: number) => counts.slice(Math.max(0, level - 3), level + 4).reduce((a, b) => a + b, 0);
+      const page = counts.indexOf(Math.max(...counts));
+      expect(page, file).toBeGreaterThanOrEqual(30);
+      expect(near(page) / (width * height), file).toBeGreaterThan(0.2);
+      expect(Math.min(width, height)).toBeGreaterThanOrEqual(153); // 256 wide at least, 0.6 as tall
+    }
   });
 
   it('turns, inverts and tiles the film', () => {

@@ -43,8 +43,8 @@ declare module 'vitest' {
     /** Generated images that are not chest X-rays (black, grey, gradient, noise, a document), by name. */
     negatives: Record<string, string>;
     /**
-     * The first real X-ray of each class turned upside down, a quarter turn and inverted, and tiled 2x2 with
-     * three others (test/worker/negatives.ts `wrongWayChestXrays`), by name; null without ../shared.
+     * The first real X-ray of each class turned upside down, a quarter turn, inverted and framed on a page, and
+     * tiled 2x2 with three others (test/worker/negatives.ts `wrongWayChestXrays`), by name; null without ../shared.
      */
     wrongWayXrays: Record<string, string> | null;
     /** One image of each kind in ../shared/data/not-cxr (MANIFEST.csv `kind`); null where it is missing. */

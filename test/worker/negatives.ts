@@ -49,11 +49,22 @@ export function generatedNegatives(): Record<string, Uint8Array> {
 }
 
 /**
- * Real chest films sent the wrong way, as users do by mistake: each film turned upside down, a quarter turn and
- * with inverted grey levels, and four films of different classes tiled 2x2 (as a screenshot of a viewer would).
+ * Real chest films sent the wrong way, as users do by mistake: each film turned upside down, a quarter turn, with
+ * inverted grey levels, and shown at 60 % of a light page under a toolbar (a screenshot of a viewer or a web page);
+ * and four films of different classes tiled 2x2 (as a screenshot of a viewer would).
  * `films` are square luminance images of side `size` (the Worker's own preprocessing of real X-rays, made in
  * global-setup from ../shared; nothing is written anywhere).
  */
+/** Pixel (x, y) of a `size` page: a toolbar of buttons along the top, the film shrunk to 60 % below it, light grey around. */
+function framedOnPage(film: Uint8Array, size: number, x: number, y: number): number {
+  const bar = Math.round(size * 0.08);
+  if (y < bar) return x % 40 < 28 && y > bar * 0.25 && y < bar * 0.75 ? 250 : 70;
+  const side = Math.round(size * 0.6);
+  const [x0, y0] = [Math.round((size - side) / 2), bar + Math.round((size - bar - side) / 2)];
+  if (x < x0 || x >= x0 + side || y < y0 || y >= y0 + side) return 232;
+  return film[Math.floor(((y - y0) * size) / side) * size + Math.floor(((x - x0) * size) / side)];
+}
+
 export function wrongWayChestXrays(films: { name: string; pixels: Uint8Array }[], size: number): Record<string, Uint8Array> {
   const square = (grey: (x: number, y: number) => number) => jpeg(size, size, grey);
   const out: Record<string, Uint8Array> = {};
@@ -61,6 +72,7 @@ export function wrongWayChestXrays(films: { name: string; pixels: Uint8Array }[]
     out[`${name}, upside down`] = square((x, y) => pixels[(size - 1 - y) * size + x]);
     out[`${name}, a quarter turn`] = square((x, y) => pixels[x * size + (size - 1 - y)]);
     out[`${name}, inverted`] = square((x, y) => 255 - pixels[y * size + x]);
+    out[`${name}, framed on a light page`] = square((x, y) => framedOnPage(pixels, size, x, y));
   }
   const half = size / 2;
   for (let first = 0; first < films.length && films.length >= 4; first++) {

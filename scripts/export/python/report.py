@@ -190,7 +190,9 @@ def markdown(card: dict) -> str:
     lines += ["", "## Not a chest X-ray: the gate and the distance", ""]
     if a:
         lines += [f"- Refused when the gate's probability of `{a['gate']['accept']}` is below {a['gate']['threshold']:.3f}"
-                  + (f" (the {a['gate']['threshold_quantile']} quantile of validation chest X-rays)" if "threshold_quantile" in a["gate"] else "")
+                  + (f" (the {a['gate']['threshold_quantile']} quantile of validation chest X-rays"
+                     + (f", at most {a['gate']['threshold_max']}" if "threshold_max" in a["gate"] else "") + ")"
+                     if "threshold_quantile" in a["gate"] else "")
                   + ", or the "
                   f"distance is above {a['ood']['refuse_above']:.2f} (the {a['ood']['refuse_quantile']} quantile of validation chest X-rays); "
                   f"flagged \"unlike the training data\" above {a['ood']['flag_above']:.2f} (the {a['ood']['flag_quantile']} quantile).",

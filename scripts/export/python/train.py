@@ -415,7 +415,7 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
         conformal = A.conformal_min_probability(probabilities(both_cal), labels_np[both_cal], classes, job["coverage"])
         assessment = {
             "gate": {"output": "gate_probabilities", "kinds": gate_kinds, "accept": job["gate"]["accept"], "threshold": round(gate_threshold, 6),
-                     "threshold_quantile": gate_q,
+                     "threshold_quantile": gate_q, "threshold_max": A.GATE_THRESHOLD_MAX,
                      "descriptions": job["gate"]["descriptions"]},
             "ood": {"output": "ood_distance", "flag_above": round(flag_above, 4), "refuse_above": round(refuse_above, 4),
                     "flag_quantile": flag_q, "refuse_quantile": refuse_q,
