@@ -6,7 +6,7 @@
  * preprocessing like every other training image, so the gate learns what the Worker will actually see.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encode } from 'jpeg-js';
 import { preprocessJpeg } from '../../src/preprocess';
@@ -98,7 +98,13 @@ export function generateNegatives(dir: string, perFamily: number, chestXrays: st
     for (let i = 0; i < perFamily; i++) {
       const file = join(dir, family, `${String(i).padStart(4, '0')}.jpg`);
       const image = makeNegative(family, random, chestXrays);
-      if (!existsSync(file)) writeFileSync(file, encodeRgb(image.width, image.height, image.rgb, 60 + Math.floor(random() * 36)));
+      // Encoded even when the file exists: encoding draws from `random` too, and a run that stopped part-way must
+      // draw the images after it exactly as a fresh run would. Written whole or not at all (renamed into place).
+      const bytes = encodeRgb(image.width, image.height, image.rgb, 60 + Math.floor(random() * 36));
+      if (!existsSync(file)) {
+        writeFileSync(`${file}.partial`, bytes);
+        renameSync(`${file}.partial`, file);
+      }
       out.push({ file, kind: `generated_${family}`, source: 'generated' });
     }
   }

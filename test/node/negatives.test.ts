@@ -2,7 +2,7 @@
  * The generated negatives: which chest X-rays the chest-derived families are made from (never a held-out
  * source), what each new family does to a film, and the folder that keeps a seed's images apart from another's.
  */
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from 'jpeg-js';
@@ -64,14 +64,19 @@ describe('generateNegatives', () => {
   it('frames a film in a larger page that is not dark', () => {
     for (const { file } of made.filter((m) => m.kind === 'generated_cxr_framed')) {
       const { width, height, at } = pixels(file);
-      // The page is the most common grey level: at least a fifth of the image, never darker than 0.4 x 90.
-      const counts = new Array<number>(256).fill(0);
-      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) counts[at(x, y)]++;
-      const near = (level: number) => counts.slice(Math.max(0, level - 3), level + 4).reduce((a, b) => a + b, 0);
-      const page = counts.indexOf(Math.max(...counts));
-      expect(page, file).toBeGreaterThanOrEqual(30);
-      expect(near(page) / (width * height), file).toBeGreaterThan(0.2);
       expect(Math.min(width, height)).toBeGreaterThanOrEqual(153); // 256 wide at least, 0.6 as tall
+      // Below the toolbar (at most 13 % of the height), the left or the right edge is page: the film is at most
+      // 80 % of the width. The page is grey 90-255, dimmed by a colour cast to no less than 0.4 of that.
+      const top = Math.ceil(height * 0.15);
+      const edges = [0, width - 1].map((x) => Array.from({ length: height - top }, (_, k) => at(x, top + k)));
+      const uniform = edges.find((column) => Math.max(...column) - Math.min(...column) <= 8);
+      expect(uniform, file).toBeDefined();
+      const page = uniform![Math.floor(uniform!.length / 2)];
+      expect(page, file).toBeGreaterThanOrEqual(30);
+      // The film (dark but for its top quarter, and at least 35 % of the shorter side) stands out from the page.
+      let differing = 0;
+      for (let y = top; y < height; y++) for (let x = 0; x < width; x++) if (Math.abs(at(x, y) - page) > 12) differing++;
+      expect(differing, file).toBeGreaterThan(0.5 * (0.35 * Math.min(width, height * 0.87)) ** 2);
     }
   });
 
@@ -103,5 +108,21 @@ describe('generateNegatives', () => {
     const other = generateNegatives(join(dir, 'out'), 6, [chest], 43);
     expect(other[0].file).not.toBe(made[0].file);
     expect(readdirSync(join(dir, 'out')).sort()).toEqual([made[0].file, other[0].file].map((f) => f.split('/').at(-3)).sort());
+  });
+
+  it('finishes a folder a run left part-way exactly as a fresh run writes it', () => {
+    // A run stopped after the first images of each family: the rest are drawn as if nothing had been skipped.
+    const fresh = made.map((m) => readFileSync(m.file));
+    const copy = join(dir, 'resumed');
+    const folder = made[0].file.split('/').at(-3)!;
+    made.forEach((m, i) => {
+      if (i % 6 < 2) {
+        mkdirSync(join(copy, folder, m.kind.replace('generated_', '')), { recursive: true });
+        writeFileSync(join(copy, folder, ...m.file.split('/').slice(-2)), fresh[i]);
+      }
+    });
+    const resumed = generateNegatives(copy, 6, [chest], 42);
+    resumed.forEach((m, i) => expect(readFileSync(m.file).equals(fresh[i]), m.file).toBe(true));
+    expect(readdirSync(join(copy, folder, 'blank')).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 });

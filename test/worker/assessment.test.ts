@@ -154,25 +154,35 @@ describe.skipIf(wrongWay === null)('real chest X-rays sent the wrong way', () =>
     expect(images.length).toBe(5 * 4 + 5);
   });
 
-  const asScreenshot = ([name]: readonly [string, Uint8Array]) => name.startsWith('2x2') || name.endsWith('framed on a light page');
-  // The kind each image was refused as, for the last test: which kind the gate names is the model's judgement, and a
-  // film on its side can pass for another radiograph (the 2026-12-08 model names one quarter turn so).
-  const named = new Map<string, string | null>();
-
-  it.each(images)('refuses %s, unbilled', async (name, jpeg) => {
-    const body = await expectRefusal(await post('/v1/classify', jpeg), name);
-    named.set(name, body.kind);
-    expect(await used()).toBe(0);
+  // Every image is sent once, with a key of its own so that what is billed for each can be read; the tests then read
+  // the answers. Which kind the gate names is the model's judgement, and a film on its side can pass for another
+  // radiograph (the 2026-12-08 model names one quarter turn so): the kinds are checked as shares per group.
+  const answers = new Map<string, { status: number; headers: Headers; text: string; billed: number }>();
+  beforeAll(async () => {
+    for (const [name, jpeg] of images) {
+      const { key: own } = await createKey(`wrong way: ${name}`);
+      const res = await post('/v1/classify', jpeg, 'application/json', own);
+      answers.set(name, { status: res.status, headers: res.headers, text: await res.text(), billed: await used(own) });
+    }
   });
 
-  it('names at least four in five of the turned and inverted films as such, and of the screenshots as screenshots', () => {
-    const share = (filter: (image: readonly [string, Uint8Array]) => boolean, kind: string) => {
-      const group = images.filter(filter);
-      return group.filter(([name]) => named.get(name) === kind).length / group.length;
-    };
-    expect(named.size).toBe(images.length);
-    expect(share((image) => !asScreenshot(image), 'rotated_or_inverted_chest_xray')).toBeGreaterThanOrEqual(0.8);
-    expect(share(asScreenshot, 'photo_document_chart')).toBeGreaterThanOrEqual(0.8);
+  it.each(images)('refuses %s, unbilled', async (name) => {
+    const { status, headers, text, billed } = answers.get(name)!;
+    await expectRefusal(new Response(text, { status, headers }), name);
+    expect(billed).toBe(0);
+  });
+
+  const groups: [string, (name: string) => boolean, string][] = [
+    ['turned or inverted films', (name) => !name.startsWith('2x2') && !name.endsWith('framed on a light page'), 'rotated_or_inverted_chest_xray'],
+    ['films framed on a page', (name) => name.endsWith('framed on a light page'), 'photo_document_chart'],
+    ['2x2 grids', (name) => name.startsWith('2x2'), 'photo_document_chart'],
+  ];
+
+  it.each(groups)('names at least four in five of the %s as such', (_, member, kind) => {
+    const group = images.map(([name]) => name).filter(member);
+    expect(group.length).toBeGreaterThanOrEqual(5);
+    const named = group.filter((name) => (JSON.parse(answers.get(name)!.text) as RefusalBody).kind === kind);
+    expect(named.length / group.length, `named ${kind}: ${named.join('; ')}`).toBeGreaterThanOrEqual(0.8);
   });
 });
 

@@ -48,13 +48,6 @@ export function generatedNegatives(): Record<string, Uint8Array> {
   };
 }
 
-/**
- * Real chest films sent the wrong way, as users do by mistake: each film turned upside down, a quarter turn, with
- * inverted grey levels, and shown at 60 % of a light page under a toolbar (a screenshot of a viewer or a web page);
- * and four films of different classes tiled 2x2 (as a screenshot of a viewer would).
- * `films` are square luminance images of side `size` (the Worker's own preprocessing of real X-rays, made in
- * global-setup from ../shared; nothing is written anywhere).
- */
 /** Pixel (x, y) of a `size` page: a toolbar of buttons along the top, the film shrunk to 60 % below it, light grey around. */
 function framedOnPage(film: Uint8Array, size: number, x: number, y: number): number {
   const bar = Math.round(size * 0.08);
@@ -65,6 +58,13 @@ function framedOnPage(film: Uint8Array, size: number, x: number, y: number): num
   return film[Math.floor(((y - y0) * size) / side) * size + Math.floor(((x - x0) * size) / side)];
 }
 
+/**
+ * Real chest films sent the wrong way, as users do by mistake: each film turned upside down, a quarter turn, with
+ * inverted grey levels, and shown at 60 % of a light page under a toolbar (a screenshot of a viewer or a web page);
+ * and four films of different classes tiled 2x2 (as a screenshot of a viewer would).
+ * `films` are square luminance images of side `size` (the Worker's own preprocessing of real X-rays, made in
+ * global-setup from ../shared; nothing is written anywhere).
+ */
 export function wrongWayChestXrays(films: { name: string; pixels: Uint8Array }[], size: number): Record<string, Uint8Array> {
   const square = (grey: (x: number, y: number) => number) => jpeg(size, size, grey);
   const out: Record<string, Uint8Array> = {};

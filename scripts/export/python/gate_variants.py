@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     job = json.load(open(f"{args.work}/job.json"))
     size = job["input_size"]
-    pixels = np.fromfile(job["pixels"], dtype=np.uint8).reshape(-1, size, size)
+    pixels = np.memmap(job["pixels"], dtype=np.uint8, mode="r").reshape(-1, size, size)
     is_chest = np.asarray([row["gate"] == 0 for row in job["rows"]])
     test = np.asarray(job["split"]["test"], dtype=np.int64)
     test = test[is_chest[test]]
@@ -75,11 +75,12 @@ def main() -> None:
 
     session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     assessment = json.loads(session.get_modelmeta().custom_metadata_map["assessment"])
-    threshold, refuse_above = assessment["gate"]["threshold"], assessment["ood"]["refuse_above"]
+    gate, ood = assessment["gate"], assessment["ood"]
+    accept = gate["kinds"].index(gate["accept"])
 
     def refused(images: np.ndarray) -> float:
-        gate, distance = session.run(["gate_probabilities", "ood_distance"], {"image": images[:, None].astype(np.float32)})
-        return float(((gate[:, 0] < threshold) | (distance > refuse_above)).mean())
+        probabilities, distance = session.run([gate["output"], ood["output"]], {session.get_inputs()[0].name: images[:, None].astype(np.float32)})
+        return float(((probabilities[:, accept] < gate["threshold"]) | (distance > ood["refuse_above"])).mean())
 
     half = size // 2
     several = {
@@ -89,7 +90,7 @@ def main() -> None:
     }
     results = {name: refused(np.stack([make(x) for x in films])) for name, make in ONE_FILM.items()}
     results |= {name: refused(np.stack([make(k) for k in range(n)])) for name, make in several.items()}
-    print(f"{args.model}: gate threshold {threshold:.3f}, distance refused above {refuse_above:.2f}; {n} test-split films")
+    print(f"{args.model}: gate threshold {gate['threshold']:.3f}, distance refused above {ood['refuse_above']:.2f}; {n} test-split films")
     for name, share in results.items():
         print(f"  {name:30s} {share * 100:5.1f} % refused")
 

@@ -191,7 +191,8 @@ def markdown(card: dict) -> str:
     if a:
         lines += [f"- Refused when the gate's probability of `{a['gate']['accept']}` is below {a['gate']['threshold']:.3f}"
                   + (f" (the {a['gate']['threshold_quantile']} quantile of validation chest X-rays"
-                     + (f", at most {a['gate']['threshold_max']}" if "threshold_max" in a["gate"] else "") + ")"
+                     + (f", {a['gate']['threshold_quantile_value']:.3f}" if "threshold_quantile_value" in a["gate"] else "")
+                     + (f", bounded to at most {a['gate']['threshold_max']}" if "threshold_max" in a["gate"] else "") + ")"
                      if "threshold_quantile" in a["gate"] else "")
                   + ", or the "
                   f"distance is above {a['ood']['refuse_above']:.2f} (the {a['ood']['refuse_quantile']} quantile of validation chest X-rays); "

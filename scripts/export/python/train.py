@@ -404,6 +404,7 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
         flag_above = float(np.quantile(cal_distance, flag_q))
         refuse_above = float(max(np.quantile(cal_distance, refuse_q), flag_above))
         gate_threshold = A.gate_threshold(accept(calibration_chest), gate_q)
+        gate_quantile_value = float(np.quantile(accept(calibration_chest), gate_q))  # before the bounds, for the card
         refused = lambda idx: (accept(idx) < gate_threshold) | (distance(idx) > refuse_above)  # noqa: E731
         flagged = lambda idx: distance(idx) > flag_above  # noqa: E731
         # Prediction sets: class-conditional split conformal on the unseen-source validation images.
@@ -415,7 +416,7 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
         conformal = A.conformal_min_probability(probabilities(both_cal), labels_np[both_cal], classes, job["coverage"])
         assessment = {
             "gate": {"output": "gate_probabilities", "kinds": gate_kinds, "accept": job["gate"]["accept"], "threshold": round(gate_threshold, 6),
-                     "threshold_quantile": gate_q, "threshold_max": A.GATE_THRESHOLD_MAX,
+                     "threshold_quantile": gate_q, "threshold_quantile_value": round(gate_quantile_value, 6), "threshold_max": A.GATE_THRESHOLD_MAX,
                      "descriptions": job["gate"]["descriptions"]},
             "ood": {"output": "ood_distance", "flag_above": round(flag_above, 4), "refuse_above": round(refuse_above, 4),
                     "flag_quantile": flag_q, "refuse_quantile": refuse_q,
