@@ -1452,6 +1452,7 @@ export interface components {
                     };
                 };
                 ood: {
+                    description: string | null;
                     flagAbove: number;
                     refuseAbove: number;
                     flagQuantile: number | null;

@@ -119,7 +119,7 @@ export const ModelCard = z
     assessment: z
       .object({
         gate: z.object({ kinds: z.array(z.string()), accept: z.string(), threshold: z.number(), thresholdQuantile: z.number().nullable(), thresholdMax: z.number().nullable(), descriptions: z.record(z.string(), z.string()) }),
-        ood: z.object({ flagAbove: z.number(), refuseAbove: z.number(), flagQuantile: z.number().nullable(), refuseQuantile: z.number().nullable() }),
+        ood: z.object({ description: z.string().nullable(), flagAbove: z.number(), refuseAbove: z.number(), flagQuantile: z.number().nullable(), refuseQuantile: z.number().nullable() }),
         conformal: z.object({ coverage: z.number(), method: z.string(), minProbability: z.record(z.string(), z.number()) }).passthrough(),
         operatingPoints: z
           .object({

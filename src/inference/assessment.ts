@@ -25,8 +25,10 @@ export interface AssessmentMetadata {
     descriptions: Record<string, string>;
   };
   ood: {
-    /** Graph output with the Mahalanobis distance to the training chest X-rays, one per image. */
+    /** Graph output with the distance to the training chest X-rays, one per image. */
     output: string;
+    /** What the distance measures, in the model's words (information only); null for models that say nothing. */
+    description: string | null;
     /** Above this: accepted, but flagged as unlike the training data. */
     flagAbove: number;
     /** Above this: refused as unlike any chest X-ray. */
@@ -137,6 +139,7 @@ export function parseAssessment(text: string, classes: readonly string[]): Asses
     },
     ood: {
       output: o.output as string,
+      description: typeof o.description === 'string' ? o.description : null,
       flagAbove: o.flag_above as number,
       refuseAbove: o.refuse_above as number,
       flagQuantile: typeof o.flag_quantile === 'number' ? o.flag_quantile : null,

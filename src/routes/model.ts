@@ -44,7 +44,7 @@ function assessmentCard(meta: AssessmentMetadata | null) {
   const { gate, ood, conformal } = meta;
   return {
     gate: { kinds: gate.kinds, accept: gate.accept, threshold: gate.threshold, thresholdQuantile: gate.thresholdQuantile, thresholdMax: gate.thresholdMax, descriptions: gate.descriptions },
-    ood: { flagAbove: ood.flagAbove, refuseAbove: ood.refuseAbove, flagQuantile: ood.flagQuantile, refuseQuantile: ood.refuseQuantile },
+    ood: { description: ood.description, flagAbove: ood.flagAbove, refuseAbove: ood.refuseAbove, flagQuantile: ood.flagQuantile, refuseQuantile: ood.refuseQuantile },
     conformal,
     operatingPoints: meta.operatingPoints,
   };

@@ -24,7 +24,7 @@ const RAW = {
     threshold_max: 0.95,
     descriptions: { document: 'a scanned document', lateral: 'a lateral view: send a frontal one' },
   },
-  ood: { output: 'dist_out', flag_above: 10, refuse_above: 20, flag_quantile: 0.99, refuse_quantile: 0.998 },
+  ood: { output: 'dist_out', description: 'a test distance', flag_above: 10, refuse_above: 20, flag_quantile: 0.99, refuse_quantile: 0.998 },
   conformal: { coverage: 0.9, method: 'test', min_probability: { Alpha: 0.3, Beta: 0.2, Gamma: 0.5 } },
 };
 const META: AssessmentMetadata = parseAssessment(JSON.stringify(RAW), CLASSES);
@@ -120,7 +120,7 @@ describe('parseAssessment: the metadata is validated', () => {
   };
 
   it('reads the snake_case keys into the typed shape, keeping only the non-accepted descriptions', () => {
-    expect(META.ood).toEqual({ output: 'dist_out', flagAbove: 10, refuseAbove: 20, flagQuantile: 0.99, refuseQuantile: 0.998 });
+    expect(META.ood).toEqual({ output: 'dist_out', description: 'a test distance', flagAbove: 10, refuseAbove: 20, flagQuantile: 0.99, refuseQuantile: 0.998 });
     expect(Object.keys(META.gate.descriptions).sort()).toEqual(['document', 'lateral']);
     expect(META.gate.thresholdQuantile).toBe(0.003);
     expect(META.gate.thresholdMax).toBe(0.95);
@@ -128,7 +128,10 @@ describe('parseAssessment: the metadata is validated', () => {
     const old = structuredClone(RAW) as any;
     delete old.gate.threshold_quantile;
     delete old.gate.threshold_max;
-    expect(parseAssessment(JSON.stringify(old), CLASSES).gate).toMatchObject({ thresholdQuantile: null, thresholdMax: null });
+    delete old.ood.description;
+    const parsedOld = parseAssessment(JSON.stringify(old), CLASSES);
+    expect(parsedOld.gate).toMatchObject({ thresholdQuantile: null, thresholdMax: null });
+    expect(parsedOld.ood.description).toBeNull();
     expect(META.conformal.minProbability).toEqual({ Alpha: 0.3, Beta: 0.2, Gamma: 0.5 });
   });
 

@@ -126,6 +126,12 @@ print(json.dumps({
     // The threshold is the recorded quantile within [0.05, 0.95].
     expect(assessment.gate.threshold).toBeCloseTo(Math.min(0.95, Math.max(0.05, assessment.gate.threshold_quantile_value)), 6);
     expect(assessment.ood.refuse_above).toBeGreaterThanOrEqual(assessment.ood.flag_above);
+    // Two scaled parts, each divided by its own 0.99 quantile on the same validation chest X-rays: the larger of
+    // the two cannot have a 0.99 quantile below 1.
+    expect(assessment.ood.parts.map((p: { features: string }) => p.features)).toEqual(['average-pooled last features', "average-pooled feature maps before the backbone's last layer"]);
+    for (const part of assessment.ood.parts) expect(part.scale).toBeGreaterThan(0);
+    expect(assessment.ood.flag_quantile).toBe(0.99);
+    expect(assessment.ood.flag_above).toBeGreaterThanOrEqual(0.9999);
     expect(Object.keys(assessment.conformal.min_probability)).toEqual(CLASSES);
     expect(assessment.conformal.coverage).toBe(0.95);
     // Operating points, chosen on the validation images and reported on the test split.

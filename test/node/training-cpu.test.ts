@@ -58,7 +58,7 @@ outs = []
 for m, f in ((a, torch.contiguous_format), (b, torch.channels_last)):
     torch.manual_seed(1)  # the same dropout mask for both
     outs.append(m.assess(x.contiguous(memory_format=f)))
-for m, (logits, gate, _, _) in zip((a, b), outs):
+for m, (logits, gate, *_) in zip((a, b), outs):
     (logits.square().sum() + gate.square().sum()).backward()
 rel = lambda p, q: float((p - q).detach().abs().max() / q.detach().abs().max())
 print(max(rel(p, q) for p, q in zip(outs[1], outs[0])))

@@ -8,7 +8,7 @@ import { BASE, createKey, fromBase64, type ClassifyBody, type ProblemBody, worke
 
 interface AssessmentCard {
   gate: { kinds: string[]; accept: string; threshold: number; thresholdQuantile: number | null; thresholdMax: number | null; descriptions: Record<string, string> };
-  ood: { flagAbove: number; refuseAbove: number; flagQuantile: number | null; refuseQuantile: number | null };
+  ood: { description: string | null; flagAbove: number; refuseAbove: number; flagQuantile: number | null; refuseQuantile: number | null };
   conformal: { coverage: number; method: string; minProbability: Record<string, number> };
 }
 
@@ -107,6 +107,8 @@ describe('GET /v1/model publishes the assessment', () => {
     expect(a!.gate.threshold).toBeLessThanOrEqual(a!.gate.thresholdMax!);
     expect(Object.keys(a!.gate.descriptions).sort()).toEqual(a!.gate.kinds.filter((k) => k !== a!.gate.accept).sort());
     expect(a!.ood.flagAbove).toBeGreaterThan(0);
+    // The shipped model says what its distance measures (the larger of two scaled Mahalanobis distances).
+    expect(a!.ood.description).toMatch(/Mahalanobis/);
     expect(a!.ood.refuseAbove).toBeGreaterThanOrEqual(a!.ood.flagAbove);
     expect(a!.conformal.coverage).toBeGreaterThan(0.5);
     expect(a!.conformal.coverage).toBeLessThan(1);

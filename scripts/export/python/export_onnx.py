@@ -64,7 +64,7 @@ def metadata(job: dict, classes: list[str], temperature: float, metrics: dict, t
     extra = {}
     if assessment:
         outputs["gate_probabilities"] = "softmax over the kinds of image in assessment.gate.kinds; the first is the accepted one"
-        outputs["ood_distance"] = "Mahalanobis distance of the average-pooled features to the training chest X-rays"
+        outputs["ood_distance"] = "distance to the training chest X-rays: the larger of two scaled Mahalanobis distances (see assessment.ood)"
         extra["assessment"] = json.dumps(assessment)
     return {**extra,
         "classes": json.dumps(classes),

@@ -94,7 +94,7 @@ class Head(nn.Module):
 
 class Classifier(nn.Module):
     """Input [N, 1, S, S] luminance 0..255. Returns (logits, features); `assess` also returns the gate's
-    logits and the average-pooled features that the out-of-distribution distance is measured on."""
+    logits and the two average-pooled feature sets that the out-of-distribution distance is measured on."""
 
     def __init__(self, arch: str, classes: int, gate_kinds: int = 0):
         super().__init__()
@@ -113,41 +113,66 @@ class Classifier(nn.Module):
         return self.imagenet.features
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, features, _ = self.stages(image)
+        return logits, features
+
+    def stages(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits, last feature maps, the feature maps before the backbone's last layer). The backbone's last
+        layer is a 1x1 convolution that widens the last block's output (96 -> 576 channels on V3-Small); the
+        distance also looks at that narrower, less class-shaped output (see Exportable)."""
         x = image.expand(-1, 3, -1, -1) * self.scale + self.offset
-        features = self.backbone(x)
-        return self.head(features), features
+        middle = self.backbone[:-1](x)
+        features = self.backbone[-1](middle)
+        return self.head(features), features, middle
 
     def assess(self, image: torch.Tensor):
-        """(logits, gate logits, average-pooled features, max-pooled features)."""
-        logits, features = self(image)
+        """(logits, gate logits, average-pooled features, max-pooled features, average-pooled feature maps
+        before the backbone's last layer)."""
+        logits, features, middle = self.stages(image)
         pooled_max = torch.amax(features, dim=(2, 3))
         pooled_mean = features.mean(dim=(2, 3))
-        return logits, self.gate(torch.cat([pooled_max, pooled_mean], 1)), pooled_mean, pooled_max
+        return logits, self.gate(torch.cat([pooled_max, pooled_mean], 1)), pooled_mean, pooled_max, middle.mean(dim=(2, 3))
+
+
+class OodPart(nn.Module):
+    """One feature set's Mahalanobis distance to the training chest X-rays, divided by its `scale` (the 0.99
+    quantile of validation chest X-rays): sqrt(|(f - mean) @ whitening|^2) / scale, whitening a Cholesky factor
+    of the precision."""
+
+    def __init__(self, mean: torch.Tensor, whitening: torch.Tensor, scale: float):
+        super().__init__()
+        self.register_buffer("mean", mean.float().view(1, -1))
+        self.register_buffer("whitening", whitening.float())
+        self.register_buffer("inverse_scale", torch.tensor(1.0 / scale))
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return torch.sqrt(((pooled - self.mean) @ self.whitening).square().sum(dim=1)) * self.inverse_scale
 
 
 class Exportable(nn.Module):
     """What goes into model.onnx: calibrated probabilities, raw logits and the last feature maps; with a
-    gate, also the gate's probabilities and the Mahalanobis distance of the average-pooled features to the
-    training chest X-rays: sqrt(|(f - mean) @ whitening|^2), whitening a Cholesky factor of the precision."""
+    gate, also the gate's probabilities and the out-of-distribution distance: the larger of two scaled
+    Mahalanobis distances to the training chest X-rays, of the average-pooled last features (`ood_final`) and of
+    the average-pooled maps before the backbone's last layer (`ood_middle`). Each alone misses images the other
+    catches: inverted films sit close to chest X-rays in the last features, lateral views in the earlier ones."""
 
-    def __init__(self, model: Classifier, temperature: float, ood_mean: torch.Tensor | None = None,
-                 ood_whitening: torch.Tensor | None = None):
+    def __init__(self, model: Classifier, temperature: float, ood_final: OodPart | None = None,
+                 ood_middle: OodPart | None = None):
         super().__init__()
         self.model = model
         self.register_buffer("inverse_temperature", torch.tensor(1.0 / temperature))
-        self.with_assessment = model.gate is not None and ood_mean is not None
+        self.with_assessment = model.gate is not None and ood_final is not None and ood_middle is not None
         if self.with_assessment:
-            self.register_buffer("ood_mean", ood_mean.float().view(1, -1))
-            self.register_buffer("ood_whitening", ood_whitening.float())
+            self.ood_final, self.ood_middle = ood_final, ood_middle
 
     def forward(self, image: torch.Tensor):
         if not self.with_assessment:
             logits, features = self.model(image)
             return torch.softmax(logits * self.inverse_temperature, dim=1), logits, features
-        logits, features = self.model(image)
+        logits, features, middle = self.model.stages(image)
         pooled_max = torch.amax(features, dim=(2, 3))
         pooled_mean = features.mean(dim=(2, 3))
         gate = torch.softmax(self.model.gate(torch.cat([pooled_max, pooled_mean], 1)), dim=1)
-        distance = torch.sqrt(((pooled_mean - self.ood_mean) @ self.ood_whitening).square().sum(dim=1))
+        distance = torch.maximum(self.ood_final(pooled_mean), self.ood_middle(middle.mean(dim=(2, 3))))
         probabilities = torch.softmax(logits * self.inverse_temperature, dim=1)
         return probabilities, logits, features, gate, distance

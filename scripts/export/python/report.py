@@ -141,7 +141,7 @@ def markdown(card: dict) -> str:
         *graph_line(card.get("graph_optimization")),
         f"- Architecture: {t['architecture']} (ImageNet weights: {t['pretrained'] or 'none'}), head: global max pool, "
         "Dense(256, ReLU, L2), BatchNorm, Dropout(0.45), Dense(classes)"
-        + ("; gate: a linear layer on max- and average-pooled features; distance: Mahalanobis on average-pooled features" if a else ""),
+        + ("; gate: a linear layer on max- and average-pooled features; distance: the larger of two scaled Mahalanobis distances, on average-pooled last features and on the average-pooled maps before the backbone's last layer" if a else ""),
         f"- Input: `image` float32 [N, 1, {card['input_size']}, {card['input_size']}], luminance 0..255, "
         f"preprocessing `{card['preprocessing']}` (the Worker's TypeScript code)",
         f"- Calibration: temperature scaling, T = {card['temperature']:.4f} (fitted on the validation images of seen and held-out sources)",
@@ -197,6 +197,9 @@ def markdown(card: dict) -> str:
                   + ", or the "
                   f"distance is above {a['ood']['refuse_above']:.2f} (the {a['ood']['refuse_quantile']} quantile of validation chest X-rays); "
                   f"flagged \"unlike the training data\" above {a['ood']['flag_above']:.2f} (the {a['ood']['flag_quantile']} quantile).",
+                  *([f"- Distance: the larger of " + " and ".join(f"the Mahalanobis distance of the {p['features']} ({p['dimensions']} "
+                                                              f"values) divided by {p['scale']:.2f}" for p in a["ood"]["parts"])
+                     + " (each part's 0.99 quantile on validation chest X-rays)."] if a["ood"].get("parts") else []),
                   f"- Gate kinds: {', '.join(a['gate']['kinds'])}.", ""]
     g = m.get("gate") or (recipe or {}).get("gate")
     if g:

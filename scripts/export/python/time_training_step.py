@@ -45,7 +45,7 @@ def main() -> None:
         x = augment(images, generator, args.augment).contiguous(memory_format=training_memory_format(device))
         sync()
         augmented = time.perf_counter()
-        logits, gate_logits, _, _ = model.assess(x)
+        logits, gate_logits, *_ = model.assess(x)
         loss = F.cross_entropy(logits, targets % logits.shape[1]) + F.cross_entropy(gate_logits, targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -18,12 +18,16 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(__file__))
 from metrics import expected_calibration_error, fit_temperature, softmax, summarise  # noqa: E402
-from model import Classifier, Exportable, load_pretrained  # noqa: E402
+from model import Classifier, Exportable, OodPart, load_pretrained  # noqa: E402
 from augment import augment  # noqa: E402
 import assessment as A  # noqa: E402
 import operating_points as OP  # noqa: E402
 import report  # noqa: E402
 import export_onnx  # noqa: E402
+
+
+# Each part of the out-of-distribution distance is divided by this quantile of its validation chest X-rays.
+OOD_PART_SCALE_QUANTILE = 0.99
 
 
 def log(message: str) -> None:
@@ -134,7 +138,7 @@ def freeze_backbone_batchnorm(model: Classifier) -> None:
 def embed(model: Classifier, pixels: torch.Tensor, indices: np.ndarray, device, batch: int, amp: bool) -> dict:
     """Logits, gate logits and pooled features of the given rows, unaugmented, in eval mode."""
     model.eval()
-    parts = {"logits": [], "gate": [], "mean": [], "max": []}
+    parts = {"logits": [], "gate": [], "mean": [], "max": [], "middle": []}
     for start in range(0, len(indices), batch):
         idx = torch.from_numpy(indices[start : start + batch]).to(pixels.device)
         x = pixels.index_select(0, idx).to(device, non_blocking=True).unsqueeze(1).float()
@@ -304,7 +308,7 @@ def main() -> int:
             chest = torch.from_numpy(is_chest[picked]).to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 if has_gate:
-                    logits, gate_logits, _, _ = model.assess(x)
+                    logits, gate_logits, *_ = model.assess(x)
                 else:
                     logits, _ = model(x)
                 loss = partial_nll(logits.float()[chest], label_mask.index_select(0, idx.to(device))[chest])
@@ -394,10 +398,14 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
     probabilities = lambda idx: softmax(at(idx, "logits"), temperature)  # noqa: E731
 
     assessment = None
-    mean = whitening = None
+    ood_parts: dict = {}
     if has_gate:
-        mean, whitening = A.fit_mahalanobis(at(reference, "mean"))
-        distance = lambda idx: A.mahalanobis(at(idx, "mean"), mean, whitening)  # noqa: E731
+        # One Mahalanobis distance per feature set, each divided by its 0.99 quantile on validation chest X-rays;
+        # the distance is the larger of the two (see model.Exportable for why two).
+        for key in ("mean", "middle"):
+            m, w = A.fit_mahalanobis(at(reference, key))
+            ood_parts[key] = (m, w, float(np.quantile(A.mahalanobis(at(calibration_chest, key), m, w), OOD_PART_SCALE_QUANTILE)))
+        distance = lambda idx: np.maximum(*(A.mahalanobis(at(idx, key), m, w) / scale for key, (m, w, scale) in ood_parts.items()))  # noqa: E731
         accept = lambda idx: softmax(at(idx, "gate"))[:, 0]  # noqa: E731
         cal_distance = distance(calibration_chest)
         flag_q, refuse_q, gate_q = 0.99, job.get("refuse_quantile", 0.998), A.GATE_QUANTILE
@@ -420,8 +428,13 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
                      "descriptions": job["gate"]["descriptions"]},
             "ood": {"output": "ood_distance", "flag_above": round(flag_above, 4), "refuse_above": round(refuse_above, 4),
                     "flag_quantile": flag_q, "refuse_quantile": refuse_q,
-                    "description": "Mahalanobis distance of the average-pooled backbone features to training chest X-rays; "
-                                   "thresholds are quantiles of validation chest X-rays (seen and unseen sources)"},
+                    "description": "the larger of two Mahalanobis distances to training chest X-rays (of the average-pooled last "
+                                   "features, and of the average-pooled feature maps before the backbone's last layer), each divided "
+                                   f"by its {OOD_PART_SCALE_QUANTILE} quantile on validation chest X-rays, so 1 is the edge of the "
+                                   "typical; thresholds are quantiles of validation chest X-rays (seen and unseen sources)",
+                    "parts": [{"features": name, "dimensions": int(ood_parts[key][0].shape[0]), "scale": round(ood_parts[key][2], 4)}
+                              for key, name in (("mean", "average-pooled last features"),
+                                                ("middle", "average-pooled feature maps before the backbone's last layer"))]},
             "conformal": {"coverage": job["coverage"], "min_probability": conformal["min_probability"],
                           "method": "class-conditional split conformal (LAC) on calibrated probabilities, calibrated on the validation "
                                     "images of seen and unseen sources together",
@@ -483,8 +496,8 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
                                        refuse_above, gate_kinds)
         metrics["shortcut_probe"] = shortcut_probe(job, rows, host, needed, at, is_chest, rng)
 
-    exportable = Exportable(model, temperature, torch.from_numpy(mean) if mean is not None else None,
-                            torch.from_numpy(whitening) if whitening is not None else None).eval()
+    parts = {key: OodPart(torch.from_numpy(m), torch.from_numpy(w), scale) for key, (m, w, scale) in ood_parts.items()}
+    exportable = Exportable(model, temperature, parts.get("mean"), parts.get("middle")).eval()
     test_pixels = host.index_select(0, torch.from_numpy(test)).unsqueeze(1).float()
     calibration_pixels = host.index_select(0, torch.from_numpy(calibration_chest[:200])).unsqueeze(1).float()
     reference_out = export_onnx.export(exportable, job, classes, temperature, metrics, training, test_pixels, calibration_pixels,
