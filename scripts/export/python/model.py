@@ -161,7 +161,9 @@ class Exportable(nn.Module):
         super().__init__()
         self.model = model
         self.register_buffer("inverse_temperature", torch.tensor(1.0 / temperature))
-        self.with_assessment = model.gate is not None and ood_final is not None and ood_middle is not None
+        if model.gate is not None and (ood_final is None) != (ood_middle is None):
+            raise ValueError("the distance needs both parts (ood_final and ood_middle), or neither")
+        self.with_assessment = model.gate is not None and ood_final is not None
         if self.with_assessment:
             self.ood_final, self.ood_middle = ood_final, ood_middle
 

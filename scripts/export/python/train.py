@@ -405,7 +405,7 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
         for key in ("mean", "middle"):
             m, w = A.fit_mahalanobis(at(reference, key))
             ood_parts[key] = (m, w, float(np.quantile(A.mahalanobis(at(calibration_chest, key), m, w), OOD_PART_SCALE_QUANTILE)))
-        distance = lambda idx: np.maximum(*(A.mahalanobis(at(idx, key), m, w) / scale for key, (m, w, scale) in ood_parts.items()))  # noqa: E731
+        distance = lambda idx: np.max(np.stack([A.mahalanobis(at(idx, key), m, w) / scale for key, (m, w, scale) in ood_parts.items()]), 0)  # noqa: E731
         accept = lambda idx: softmax(at(idx, "gate"))[:, 0]  # noqa: E731
         cal_distance = distance(calibration_chest)
         flag_q, refuse_q, gate_q = 0.99, job.get("refuse_quantile", 0.998), A.GATE_QUANTILE
@@ -500,6 +500,16 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
     exportable = Exportable(model, temperature, parts.get("mean"), parts.get("middle")).eval()
     test_pixels = host.index_select(0, torch.from_numpy(test)).unsqueeze(1).float()
     calibration_pixels = host.index_select(0, torch.from_numpy(calibration_chest[:200])).unsqueeze(1).float()
+    if exportable.with_assessment:
+        # The thresholds were set on `distance`; the graph must compute the same thing (export_onnx then checks
+        # onnxruntime against this module).
+        with torch.no_grad():
+            graph_distance = exportable(calibration_pixels)[4].numpy()
+        numpy_distance = distance(calibration_chest[:200])
+        worst = float(np.max(np.abs(graph_distance - numpy_distance) / np.maximum(numpy_distance, 1.0)))
+        if worst > 1e-4:
+            raise RuntimeError(f"the exported distance differs from the one the thresholds were set on by {worst:.2e}")
+        log(f"exported distance vs the thresholds' distance on {len(numpy_distance)} validation chest X-rays: max relative |diff| {worst:.1e}")
     reference_out = export_onnx.export(exportable, job, classes, temperature, metrics, training, test_pixels, calibration_pixels,
                                        test.tolist(), assessment)
     report.write_all(job, classes, temperature, metrics, training, reference_out, assessment)
