@@ -28,6 +28,9 @@ import export_onnx  # noqa: E402
 
 # Each part of the out-of-distribution distance is divided by this quantile of its validation chest X-rays.
 OOD_PART_SCALE_QUANTILE = 0.99
+# The distance's parts, in Exportable's order (ood_final, ood_middle): embed()'s key, and the name the metadata gives.
+OOD_FEATURES = (("mean", "average-pooled last features"),
+                ("middle", "average-pooled feature maps before the backbone's last layer"))
 
 
 def log(message: str) -> None:
@@ -402,7 +405,7 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
     if has_gate:
         # One Mahalanobis distance per feature set, each divided by its 0.99 quantile on validation chest X-rays;
         # the distance is the larger of the two (see model.Exportable for why two).
-        for key in ("mean", "middle"):
+        for key, _ in OOD_FEATURES:
             m, w = A.fit_mahalanobis(at(reference, key))
             ood_parts[key] = (m, w, float(np.quantile(A.mahalanobis(at(calibration_chest, key), m, w), OOD_PART_SCALE_QUANTILE)))
         distance = lambda idx: np.max(np.stack([A.mahalanobis(at(idx, key), m, w) / scale for key, (m, w, scale) in ood_parts.items()]), 0)  # noqa: E731
@@ -433,8 +436,7 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
                                    f"by its {OOD_PART_SCALE_QUANTILE} quantile on validation chest X-rays, so 1 is the edge of the "
                                    "typical; thresholds are quantiles of validation chest X-rays (seen and unseen sources)",
                     "parts": [{"features": name, "dimensions": int(ood_parts[key][0].shape[0]), "scale": round(ood_parts[key][2], 4)}
-                              for key, name in (("mean", "average-pooled last features"),
-                                                ("middle", "average-pooled feature maps before the backbone's last layer"))]},
+                              for key, name in OOD_FEATURES]},
             "conformal": {"coverage": job["coverage"], "min_probability": conformal["min_probability"],
                           "method": "class-conditional split conformal (LAC) on calibrated probabilities, calibrated on the validation "
                                     "images of seen and unseen sources together",
@@ -496,8 +498,8 @@ def finish(job, model, host, rows, mask_np, gate_np, split, classes, gate_kinds,
                                        refuse_above, gate_kinds)
         metrics["shortcut_probe"] = shortcut_probe(job, rows, host, needed, at, is_chest, rng)
 
-    parts = {key: OodPart(torch.from_numpy(m), torch.from_numpy(w), scale) for key, (m, w, scale) in ood_parts.items()}
-    exportable = Exportable(model, temperature, parts.get("mean"), parts.get("middle")).eval()
+    parts = [OodPart(torch.from_numpy(m), torch.from_numpy(w), scale) for m, w, scale in ood_parts.values()]
+    exportable = Exportable(model, temperature, *parts).eval()
     test_pixels = host.index_select(0, torch.from_numpy(test)).unsqueeze(1).float()
     calibration_pixels = host.index_select(0, torch.from_numpy(calibration_chest[:200])).unsqueeze(1).float()
     if exportable.with_assessment:
